@@ -1,0 +1,46 @@
+"""Language selection: zh-CN first, English available (Flask-Babel).
+
+Order: an explicit ``ui_locales`` / ``lang`` parameter, the ``lang`` cookie, the browser's
+Accept-Language, then Simplified Chinese.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, g, request
+from flask_babel import Babel
+
+SUPPORTED = ("zh_CN", "en")
+
+
+def _match(tag: str) -> str | None:
+    tag = tag.strip().replace("-", "_").lower()
+    if tag.startswith("zh"):
+        return "zh_CN"
+    if tag.startswith("en"):
+        return "en"
+    return None
+
+
+def select_locale() -> str:
+    if hasattr(g, "locale"):
+        return str(g.locale)
+    for source in (request.args.get("ui_locales"), request.args.get("lang"),
+                   request.form.get("ui_locales") if request.method == "POST" else None,
+                   request.cookies.get("lang")):
+        for tag in (source or "").split():
+            found = _match(tag)
+            if found:
+                return found
+    best = request.accept_languages.best_match(["zh_CN", "zh", "en"])
+    return _match(best) if best else "zh_CN"  # type: ignore[return-value]
+
+
+def init_app(app: Flask) -> None:
+    Babel(app, locale_selector=select_locale, default_translation_directories="web/translations")
+
+    @app.context_processor
+    def _locale() -> dict[str, object]:
+        from flask_babel import get_locale
+
+        loc = str(get_locale() or "zh_CN")
+        return {"current_locale": loc, "html_lang": "zh-CN" if loc == "zh_CN" else "en"}

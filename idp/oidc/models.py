@@ -1,0 +1,1 @@
+"""OIDC persistent state: clients, signing keys, refresh tokens, consents."""

@@ -1,0 +1,144 @@
+"""Password hashing: argon2id for every new hash; legacy forms verified once (DESIGN.md).
+
+Accepted legacy forms, exactly as `idp accounts import` takes them (docs/operations.md):
+
+- bcrypt: ``$2a$``, ``$2b$`` or ``$2y$`` modular crypt strings;
+- PBKDF2-SHA256, passlib: ``$pbkdf2-sha256$<rounds>$<salt ab64>$<digest ab64>`` where ab64 is
+  base64 with ``.`` for ``+`` and no padding;
+- PBKDF2-SHA256, Django: ``pbkdf2_sha256$<iterations>$<salt>$<digest base64>``, the salt
+  used as its UTF-8 text;
+- salted SHA-256: ``sha256$<salt>$<hex digest>``, digest = SHA-256(UTF-8 of salt + password);
+- SM3 (GB/T 32905): ``sm3$<salt>$<hex digest>``, digest = SM3(UTF-8 of salt + password);
+- argon2 (``$argon2id$``, ``$argon2i$``, ``$argon2d$``).
+
+Anything but argon2id with the current parameters reports ``needs_rehash`` so the caller
+replaces it at the first successful login.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from dataclasses import dataclass
+
+import argon2
+import bcrypt
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+LEGACY_SCHEMES = ("bcrypt", "pbkdf2-sha256", "django-pbkdf2-sha256", "sha256", "sm3", "argon2")
+
+
+class UnknownHashFormat(ValueError):
+    """The text is not one of the accepted password hash forms."""
+
+
+@dataclass(frozen=True)
+class Verification:
+    ok: bool
+    needs_rehash: bool = False
+
+
+def scheme_of(hashed: str) -> str:
+    """Name the scheme of a stored hash; raise `UnknownHashFormat` if none fits."""
+    if hashed.startswith(("$argon2id$", "$argon2i$", "$argon2d$")):
+        return "argon2"
+    if hashed.startswith(("$2a$", "$2b$", "$2y$")) and len(hashed) == 60:
+        return "bcrypt"
+    parts = hashed.split("$")
+    if hashed.startswith("$pbkdf2-sha256$") and len(parts) == 5 and parts[2].isdigit():
+        return "pbkdf2-sha256"
+    if parts[0] == "pbkdf2_sha256" and len(parts) == 4 and parts[1].isdigit():
+        return "django-pbkdf2-sha256"
+    if parts[0] in ("sha256", "sm3") and len(parts) == 3 and _is_hex(parts[2], 64):
+        return parts[0]
+    raise UnknownHashFormat("not a recognised password hash")
+
+
+def _is_hex(text: str, length: int) -> bool:
+    return len(text) == length and all(c in "0123456789abcdefABCDEF" for c in text)
+
+
+def _ab64_decode(text: str) -> bytes:
+    text = text.replace(".", "+")
+    return base64.b64decode(text + "=" * (-len(text) % 4))
+
+
+class PasswordHasher:
+    """argon2id hasher with the node's parameters and verifiers for legacy forms."""
+
+    def __init__(self, memory_kib: int = 19 * 1024, time_cost: int = 2, parallelism: int = 1):
+        self._argon2 = argon2.PasswordHasher(
+            time_cost=time_cost,
+            memory_cost=memory_kib,
+            parallelism=parallelism,
+            type=argon2.Type.ID,
+        )
+
+    def hash(self, password: str) -> str:
+        return self._argon2.hash(password)
+
+    def verify(self, hashed: str, password: str) -> Verification:
+        """Check ``password`` against ``hashed`` in any accepted form."""
+        try:
+            scheme = scheme_of(hashed)
+        except UnknownHashFormat:
+            return Verification(False)
+        ok = _VERIFIERS[scheme](self, hashed, password)
+        if not ok:
+            return Verification(False)
+        rehash = scheme != "argon2" or self._argon2.check_needs_rehash(hashed)
+        return Verification(True, rehash)
+
+    def _verify_argon2(self, hashed: str, password: str) -> bool:
+        try:
+            return self._argon2.verify(hashed, password)
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return False
+
+
+def _verify_bcrypt(_h: PasswordHasher, hashed: str, password: str) -> bool:
+    normalized = "$2b$" + hashed[4:] if hashed.startswith("$2y$") else hashed
+    try:
+        return bcrypt.checkpw(password.encode()[:72], normalized.encode())
+    except ValueError:
+        return False
+
+
+def _verify_passlib_pbkdf2(_h: PasswordHasher, hashed: str, password: str) -> bool:
+    _, _, rounds, salt, digest = hashed.split("$")
+    try:
+        expected = _ab64_decode(digest)
+        computed = hashlib.pbkdf2_hmac("sha256", password.encode(), _ab64_decode(salt), int(rounds))
+    except ValueError:
+        return False
+    return hmac.compare_digest(computed, expected)
+
+
+def _verify_django_pbkdf2(_h: PasswordHasher, hashed: str, password: str) -> bool:
+    _, iterations, salt, digest = hashed.split("$")
+    try:
+        expected = base64.b64decode(digest, validate=True)
+    except ValueError:
+        return False
+    computed = hashlib.pbkdf2_hmac("sha256", password.encode(), salt.encode(), int(iterations))
+    return hmac.compare_digest(computed, expected)
+
+
+def _verify_salted(algorithm: str):  # type: ignore[no-untyped-def]
+    def verify(_h: PasswordHasher, hashed: str, password: str) -> bool:
+        _, salt, digest = hashed.split("$")
+        computed = hashlib.new(algorithm, (salt + password).encode()).hexdigest()
+        return hmac.compare_digest(computed, digest.lower())
+
+    return verify
+
+
+_VERIFIERS = {
+    "argon2": PasswordHasher._verify_argon2,
+    "bcrypt": _verify_bcrypt,
+    "pbkdf2-sha256": _verify_passlib_pbkdf2,
+    "django-pbkdf2-sha256": _verify_django_pbkdf2,
+    "sha256": _verify_salted("sha256"),
+    "sm3": _verify_salted("sm3"),
+}

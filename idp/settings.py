@@ -1,0 +1,128 @@
+"""Typed settings read from ``IDP_*`` environment variables (DESIGN.md, "Fixed choices").
+
+Every setting has an embedded default so ``idp demo`` runs with nothing configured:
+SQLite under ``var/``, the in-process store and the SMS outbox.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+VAR_DIR = Path(os.environ.get("IDP_VAR_DIR", "var")).resolve()
+
+# Development-only keys. `Settings.check_production` refuses them outside debug/testing.
+_DEV_SECRET = "dev-secret-key-change-me-0123456789abcdef"
+_DEV_DATA_KEY = base64.b64encode(b"dev-data-key-change-me-32bytes!!").decode()
+
+
+class SettingsError(ValueError):
+    """A setting has a value the platform cannot run with."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """All configuration of one node; built by `Settings.from_env` or directly in tests."""
+
+    issuer: str = "http://127.0.0.1:5000"
+    database_url: str = f"sqlite:///{VAR_DIR / 'idp.sqlite3'}"
+    redis_url: str = ""  # empty: in-process store
+    secret_key: str = _DEV_SECRET
+    data_key: str = _DEV_DATA_KEY  # base64 of 32 bytes; personal data encryption (R-70)
+    data_cipher: str = "aes-256-gcm"  # or "sm4-gcm"
+    sms_gateway_url: str = ""  # empty: outbox (log + development page)
+    debug: bool = False
+    testing: bool = False
+    secure_cookies: bool = True
+    default_locale: str = "zh_CN"
+
+    # Sessions (seconds)
+    session_idle_timeout: int = 30 * 60
+    session_absolute_lifetime: int = 12 * 3600
+
+    # Tokens (seconds)
+    access_token_ttl: int = 600
+    id_token_ttl: int = 600
+    refresh_token_ttl: int = 30 * 86400
+    authorization_code_ttl: int = 60
+    login_transaction_ttl: int = 15 * 60
+    signing_alg: str = "ES256"
+
+    # Password hashing (argon2id, OWASP minimum m=19 MiB, t=2, p=1)
+    argon2_memory_kib: int = 19 * 1024
+    argon2_time_cost: int = 2
+    argon2_parallelism: int = 1
+
+    # Guessable secrets (R-70): lockout and throttling
+    password_max_failures: int = 5  # per account, then locked
+    lockout_seconds: int = 15 * 60
+    address_max_failures: int = 50  # per source address per window
+    address_window_seconds: int = 15 * 60
+    sms_code_ttl: int = 5 * 60
+    sms_code_max_attempts: int = 5
+    sms_per_phone_interval: int = 60  # at most one code per phone per interval
+    sms_per_phone_daily: int = 10
+    sms_per_address_hourly: int = 20
+    totp_max_failures: int = 5
+
+    proxy_fix: int = 0  # number of trusted reverse proxies in front (X-Forwarded-*)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
+        """Build settings from ``IDP_<FIELD>`` variables, converting to each field's type."""
+        environ = dict(os.environ if environ is None else environ)
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            raw = environ.get(f"IDP_{f.name.upper()}")
+            if raw is None or f.name == "extra":
+                continue
+            values[f.name] = _convert(f.name, f.type, raw)
+        values.update(overrides)
+        return cls(**values)
+
+    @property
+    def data_key_bytes(self) -> bytes:
+        try:
+            key = base64.b64decode(self.data_key, validate=True)
+        except ValueError as exc:
+            raise SettingsError("IDP_DATA_KEY must be base64") from exc
+        if len(key) != 32:
+            raise SettingsError("IDP_DATA_KEY must decode to 32 bytes")
+        return key
+
+    @property
+    def uses_development_keys(self) -> bool:
+        return self.secret_key == _DEV_SECRET or self.data_key == _DEV_DATA_KEY
+
+    def check(self) -> None:
+        """Refuse settings that would be unsafe or cannot work."""
+        self.data_key_bytes  # noqa: B018 - validates
+        if self.data_cipher not in ("aes-256-gcm", "sm4-gcm"):
+            raise SettingsError("IDP_DATA_CIPHER must be aes-256-gcm or sm4-gcm")
+        if self.signing_alg not in ("ES256", "RS256"):
+            raise SettingsError("IDP_SIGNING_ALG must be ES256 or RS256")
+        if not (self.debug or self.testing) and self.uses_development_keys:
+            raise SettingsError(
+                "IDP_SECRET_KEY and IDP_DATA_KEY must be set outside debug/testing"
+            )
+
+
+def _convert(name: str, type_: Any, raw: str) -> Any:
+    type_name = type_ if isinstance(type_, str) else getattr(type_, "__name__", str(type_))
+    if type_name == "bool":
+        if raw.lower() in ("1", "true", "yes", "on"):
+            return True
+        if raw.lower() in ("0", "false", "no", "off", ""):
+            return False
+        raise SettingsError(f"IDP_{name.upper()} must be true or false")
+    if type_name == "int":
+        try:
+            return int(raw)
+        except ValueError as exc:
+            raise SettingsError(f"IDP_{name.upper()} must be a whole number") from exc
+    return raw

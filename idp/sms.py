@@ -1,0 +1,94 @@
+"""SMS port: the carrier gateway over HTTP, or a development outbox (DESIGN.md).
+
+Messages are rendered from named templates so nothing but the template name and a masked
+phone ever reaches the log; codes stay out of logs (R-70).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import time
+from dataclasses import dataclass
+from typing import Protocol
+
+import requests
+
+from idp.crypto import mask_phone
+from idp.store import Store, get_json, set_json
+
+log = logging.getLogger(__name__)
+
+TEMPLATES = {
+    "login_code": "【政务服务】您的登录验证码为{code},5分钟内有效,请勿泄露。",
+    "verify_code": "【政务服务】您的验证码为{code},5分钟内有效,请勿泄露。",
+    "password_reset": "【政务服务】您的密码已重置。如非本人操作,请立即联系客服。",
+    "account_banned": "【政务服务】您的账号已被停用,原因:{reason}。如有疑问请联系{department}。",
+    "account_unbanned": "【政务服务】您的账号已恢复使用。",
+    "grant_changed": "【政务服务】您在{org}的授权已{change}。",
+}
+
+
+class SmsError(RuntimeError):
+    """The gateway could not accept the message; the user is told to retry later."""
+
+
+class SmsGateway(Protocol):
+    def send(self, phone: str, template: str, params: dict[str, str]) -> None:
+        """Send a templated message; raise `SmsError` if it cannot be accepted."""
+
+
+@dataclass(frozen=True)
+class OutboxMessage:
+    phone: str
+    template: str
+    text: str
+    at: float
+
+
+class OutboxSms:
+    """Development gateway: keeps recent messages in the Store for the outbox page and tests."""
+
+    KEEP = 50
+    TTL = 24 * 3600
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def send(self, phone: str, template: str, params: dict[str, str]) -> None:
+        text = TEMPLATES[template].format(**params)
+        message = {"phone": phone, "template": template, "text": text, "at": time.time()}
+        for key in (f"sms-outbox:{phone}", "sms-outbox"):
+            kept = get_json(self._store, key) or []
+            set_json(self._store, key, ([message] + kept)[: self.KEEP], self.TTL)
+        log.info("sms outbox: %s to %s", template, mask_phone(phone))
+
+    def messages(self, phone: str | None = None) -> list[OutboxMessage]:
+        key = f"sms-outbox:{phone}" if phone else "sms-outbox"
+        return [OutboxMessage(**m) for m in get_json(self._store, key) or []]
+
+
+class HttpSms:
+    """Carrier gateway: POST JSON, signed with HMAC-SHA256 over timestamp and body."""
+
+    def __init__(self, url: str, key: str, timeout: float = 5.0) -> None:
+        self._url = url
+        self._key = key.encode()
+        self._timeout = timeout
+
+    def send(self, phone: str, template: str, params: dict[str, str]) -> None:
+        body = json.dumps({"phone": phone, "template": template, "params": params},
+                          ensure_ascii=False).encode()
+        ts = str(int(time.time()))
+        signature = hmac.new(self._key, ts.encode() + b"." + body, hashlib.sha256).hexdigest()
+        try:
+            resp = requests.post(self._url, data=body, timeout=self._timeout, headers={
+                "Content-Type": "application/json", "X-Timestamp": ts,
+                "X-Signature": signature})
+        except requests.RequestException as exc:
+            raise SmsError("gateway unreachable") from exc
+        if resp.status_code != 200:
+            raise SmsError(f"gateway answered {resp.status_code}")
+        log.info("sms sent: %s to %s", template, mask_phone(phone))
