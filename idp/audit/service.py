@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from idp.audit.models import AuditHead, AuditRecord
@@ -36,11 +37,9 @@ def record(session: Session, *, actor: str, action: str, target: str = "",
     """Append one event in the caller's transaction, so it commits with the operation."""
     details = details or {}
     # Row lock on the head (PostgreSQL) / write lock (SQLite) orders concurrent appends.
-    bumped = session.execute(update(AuditHead).where(AuditHead.id == 1)
-                             .values(seq=AuditHead.seq + 1))
-    if bumped.rowcount == 0:  # type: ignore[attr-defined]
-        session.add(AuditHead(id=1, seq=1, last_hash=GENESIS))
-        session.flush()
+    if not _bump_head(session):
+        _create_head(session)
+        _bump_head(session)
     head = session.execute(select(AuditHead).where(AuditHead.id == 1)).scalar_one()
     session.refresh(head)
     at = utcnow()
@@ -53,6 +52,21 @@ def record(session: Session, *, actor: str, action: str, target: str = "",
     head.last_hash = digest
     session.flush()
     return entry
+
+
+def _bump_head(session: Session) -> bool:
+    bumped = session.execute(update(AuditHead).where(AuditHead.id == 1)
+                             .values(seq=AuditHead.seq + 1))
+    return bool(bumped.rowcount)  # type: ignore[attr-defined]
+
+
+def _create_head(session: Session) -> None:
+    """Create the chain's head once; a concurrent creator winning is fine."""
+    try:
+        with session.begin_nested():
+            session.add(AuditHead(id=1, seq=0, last_hash=GENESIS))
+    except IntegrityError:
+        pass
 
 
 @dataclass(frozen=True)
