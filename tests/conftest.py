@@ -3,7 +3,8 @@
 - ``embedded`` (default): a SQLite file per test and the in-process store;
 - ``postgres``: the real PostgreSQL at ``IDP_TEST_DATABASE_URL`` and Redis at
   ``IDP_TEST_REDIS_URL`` (started by ``make test`` through scripts/services.sh); each test
-  gets a fresh schema and a fresh Redis key prefix.
+  gets a fresh database (cloned from a template migrated once per session) and a fresh
+  Redis key prefix.
 """
 
 from __future__ import annotations
@@ -35,12 +36,23 @@ class Backend:
     redis_url: str = ""
 
 
+@pytest.fixture(scope="session")
+def pg_template() -> Iterator[str]:
+    """Name of a PostgreSQL database migrated to head once per session (tests/pg.py)."""
+    from tests.pg import template_database
+
+    with template_database() as name:
+        yield name
+
+
 @pytest.fixture
-def backend(tmp_path) -> Iterator[Backend]:  # type: ignore[no-untyped-def]
+def backend(tmp_path, request) -> Iterator[Backend]:  # type: ignore[no-untyped-def]
+    """The test's database and store. On PostgreSQL the database is already at head (a clone
+    of `pg_template`); on SQLite it is an empty file. The `app` fixture migrates either."""
     if BACKEND == "postgres":
         from tests.pg import fresh_database
 
-        with fresh_database() as url:
+        with fresh_database(template=request.getfixturevalue("pg_template")) as url:
             prefix = f"t{uuid.uuid4().hex[:10]}:"
             redis_url = os.environ["IDP_TEST_REDIS_URL"]
             store = RedisStore(redis_url, prefix=prefix)
