@@ -11,6 +11,7 @@ import base64
 import hashlib
 import hmac
 import os
+import unicodedata
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -117,17 +118,20 @@ def mask_id_number(number: str) -> str:
 
 
 def mask_phone(phone: str) -> str:
-    """``13812345678`` becomes ``138****5678``."""
+    """``13812345678`` becomes ``138****5678``; a shorter number keeps only a quarter."""
     digits = phone.removeprefix("+86")
-    if len(digits) < 7:
-        return "*" * len(digits)
+    if len(digits) < 11:  # 3 + 4 kept of fewer digits would show (nearly) all of them
+        return mask_id_number(digits)
     return digits[:3] + "*" * (len(digits) - 7) + digits[-4:]
 
 
 def mask_name(name: str) -> str:
-    """Keep the first character of a Chinese name, or the initials of a Latin one."""
+    """Keep the first character of a Chinese name, or the initials of a Latin one.
+
+    A name with no wide (CJK) character is Latin, diacritics included: ``Zoë Li`` → ``Z** L*``.
+    """
     if not name:
         return name
-    if name.isascii():
+    if not any(unicodedata.east_asian_width(c) in ("W", "F") for c in name):
         return " ".join(w[0] + "*" * (len(w) - 1) for w in name.split())
     return name[0] + "*" * (len(name) - 1)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 from dataclasses import dataclass
 
 import argon2
@@ -40,19 +41,53 @@ class Verification:
 
 
 def scheme_of(hashed: str) -> str:
-    """Name the scheme of a stored hash; raise `UnknownHashFormat` if none fits."""
+    """Name the scheme of a stored hash; raise `UnknownHashFormat` if none fits.
+
+    A hash whose work factor is outside what a login can afford (`_MAX_PBKDF2_ROUNDS`,
+    `_MAX_BCRYPT_COST`, `_MAX_ARGON2_MEMORY_KIB`) is refused too: verifying it would tie a
+    worker up for minutes, and an imported file must not be able to do that.
+    """
     if hashed.startswith(("$argon2id$", "$argon2i$", "$argon2d$")):
-        return "argon2"
-    if hashed.startswith(("$2a$", "$2b$", "$2y$")) and len(hashed) == 60:
-        return "bcrypt"
+        return _affordable("argon2", _argon2_cost_ok(hashed))
+    if _BCRYPT.fullmatch(hashed):
+        return _affordable("bcrypt", 4 <= int(hashed[4:6]) <= _MAX_BCRYPT_COST)
     parts = hashed.split("$")
-    if hashed.startswith("$pbkdf2-sha256$") and len(parts) == 5 and parts[2].isdigit():
-        return "pbkdf2-sha256"
-    if parts[0] == "pbkdf2_sha256" and len(parts) == 4 and parts[1].isdigit():
-        return "django-pbkdf2-sha256"
+    if _PASSLIB_PBKDF2.fullmatch(hashed):
+        return _affordable("pbkdf2-sha256", _rounds_ok(parts[2]))
+    if _DJANGO_PBKDF2.fullmatch(hashed):
+        return _affordable("django-pbkdf2-sha256", _rounds_ok(parts[1]))
     if parts[0] in ("sha256", "sm3") and len(parts) == 3 and _is_hex(parts[2], 64):
         return parts[0]
     raise UnknownHashFormat("not a recognised password hash")
+
+
+_BCRYPT = re.compile(r"\$2[aby]\$[0-9]{2}\$[./A-Za-z0-9]{53}")
+# 32-byte digests: 43 characters of unpadded (ab)64, 44 of padded base64.
+_PASSLIB_PBKDF2 = re.compile(r"\$pbkdf2-sha256\$[0-9]{1,9}\$[./A-Za-z0-9]+\$[./A-Za-z0-9]{43}")
+_DJANGO_PBKDF2 = re.compile(r"pbkdf2_sha256\$[0-9]{1,9}\$[^$]+\$[+/A-Za-z0-9]{43}=")
+_MAX_PBKDF2_ROUNDS = 10_000_000
+_MAX_BCRYPT_COST = 16
+_MAX_ARGON2_MEMORY_KIB = 1024 * 1024
+_MAX_ARGON2_TIME_COST = 32
+
+
+def _affordable(scheme: str, ok: bool) -> str:
+    if not ok:
+        raise UnknownHashFormat(f"{scheme} hash with an unaffordable or invalid work factor")
+    return scheme
+
+
+def _rounds_ok(text: str) -> bool:
+    return 1 <= int(text) <= _MAX_PBKDF2_ROUNDS
+
+
+def _argon2_cost_ok(hashed: str) -> bool:
+    try:
+        params = argon2.extract_parameters(hashed)
+    except (InvalidHashError, ValueError):
+        return False
+    return (params.memory_cost <= _MAX_ARGON2_MEMORY_KIB
+            and params.time_cost <= _MAX_ARGON2_TIME_COST and params.parallelism <= 64)
 
 
 def _is_hex(text: str, length: int) -> bool:
@@ -82,7 +117,8 @@ class PasswordHasher:
         """Check ``password`` against ``hashed`` in any accepted form."""
         try:
             scheme = scheme_of(hashed)
-        except UnknownHashFormat:
+            password.encode()  # a lone surrogate (JSON can carry one) cannot be hashed
+        except (UnknownHashFormat, UnicodeEncodeError):
             return Verification(False)
         ok = _VERIFIERS[scheme](self, hashed, password)
         if not ok:

@@ -33,7 +33,7 @@ class Platform:
     @classmethod
     def build(cls, settings: Settings, store: Store | None = None) -> Platform:
         settings.check()
-        store = store if store is not None else make_store(settings.redis_url)
+        store = store if store is not None else make_store(settings.redis_url, settings.redis_prefix)
         sms: SmsGateway
         if settings.sms_gateway_url:
             sms = HttpSms(settings.sms_gateway_url, settings.secret_key)

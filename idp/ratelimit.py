@@ -35,6 +35,11 @@ class RateLimiter:
         raw = self._store.get(self._key(limit, subject))
         return raw is None or int(raw) < limit.count
 
+    def attempts(self, limit: Limit, subject: str) -> int:
+        """Attempts counted in the current window (0 when none)."""
+        raw = self._store.get(self._key(limit, subject))
+        return int(raw) if raw is not None else 0
+
     def clear(self, limit: Limit, subject: str) -> None:
         self._store.delete(self._key(limit, subject))
 

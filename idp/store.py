@@ -208,6 +208,6 @@ class RedisStore:
             self._redis.delete(key)
 
 
-def make_store(redis_url: str) -> Store:
+def make_store(redis_url: str, prefix: str = "idp:") -> Store:
     """Choose the implementation from the settings: Redis when a URL is given."""
-    return RedisStore(redis_url) if redis_url else MemoryStore()
+    return RedisStore(redis_url, prefix) if redis_url else MemoryStore()

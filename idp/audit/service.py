@@ -40,8 +40,9 @@ def record(session: Session, *, actor: str, action: str, target: str = "",
     if not _bump_head(session):
         _create_head(session)
         _bump_head(session)
-    head = session.execute(select(AuditHead).where(AuditHead.id == 1)).scalar_one()
-    session.refresh(head)
+    # populate_existing: one round trip that also refreshes a head already in the session.
+    head = session.execute(select(AuditHead).where(AuditHead.id == 1)
+                           .execution_options(populate_existing=True)).scalar_one()
     at = utcnow()
     digest = _digest(head.last_hash, head.seq, at, actor, action, target, outcome, address,
                      details)

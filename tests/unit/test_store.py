@@ -1,0 +1,110 @@
+"""The Store port: one behavioural suite for every implementation (STYLE.md, warehouse).
+
+`backend.store` is a `MemoryStore` (embedded) or a `RedisStore` (IDP_TEST_BACKEND=postgres).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from idp.store import get_json, pop_json, set_json
+
+
+@pytest.fixture
+def store(backend):  # type: ignore[no-untyped-def]
+    return backend.store
+
+
+def test_set_get_and_delete(store):
+    assert store.get("k") is None
+    store.set("k", "v", 60)
+    assert store.get("k") == "v"
+    store.set("k", "w", 60)
+    assert store.get("k") == "w"
+    store.delete("k", "absent")
+    assert store.get("k") is None
+    store.delete()  # no keys: no error
+
+
+def test_value_expires(store):
+    store.set("short", "v", 1)
+    assert store.get("short") == "v"
+    time.sleep(1.1)
+    assert store.get("short") is None
+    assert store.ttl("short") == 0
+
+
+def test_add_stores_only_when_absent(store):
+    assert store.add("lock", "a", 60) is True
+    assert store.add("lock", "b", 60) is False
+    assert store.get("lock") == "a"
+
+
+def test_pop_is_single_use(store):
+    store.set("code", "payload", 60)
+    assert store.pop("code") == "payload"
+    assert store.pop("code") is None
+    assert store.get("code") is None
+
+
+def test_concurrent_pop_has_one_winner(store):
+    store.set("once", "x", 60)
+    results: list[str | None] = []
+    threads = [threading.Thread(target=lambda: results.append(store.pop("once")))
+               for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results.count("x") == 1
+
+
+def test_incr_counts_and_window_starts_at_first_hit(store):
+    assert store.incr("c", 60) == 1
+    assert store.incr("c", 1) == 2  # a later ttl does not extend or shorten the window
+    assert 50 < store.ttl("c") <= 60
+    assert store.get("c") == "2"
+
+
+def test_concurrent_incr_loses_no_count(store):
+    def work() -> None:
+        for _ in range(50):
+            store.incr("n", 60)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert store.get("n") == "200"
+
+
+def test_ttl(store):
+    assert store.ttl("absent") == 0
+    store.set("k", "v", 100)
+    assert 90 < store.ttl("k") <= 100
+
+
+def test_sets(store):
+    assert store.smembers("s") == set()
+    store.sadd("s", "a", 60)
+    store.sadd("s", "b", 60)
+    store.sadd("s", "a", 60)
+    assert store.smembers("s") == {"a", "b"}
+    store.delete("s")
+    assert store.smembers("s") == set()
+
+
+def test_json_helpers(store):
+    set_json(store, "j", {"a": [1, "二"]}, 60)
+    assert get_json(store, "j") == {"a": [1, "二"]}
+    assert pop_json(store, "j") == {"a": [1, "二"]}
+    assert get_json(store, "j") is None
+    assert pop_json(store, "j") is None
+
+
+def test_ping(store):
+    assert store.ping() is True
