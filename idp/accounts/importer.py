@@ -37,6 +37,7 @@ from idp.audit.service import record
 from idp.crypto import DataProtector, mask_id_number, mask_phone
 from idp.db import Database
 from idp.passwords import PasswordHasher, UnknownHashFormat, scheme_of
+from idp.realname.documents import DocumentError, parse
 
 ACTOR = "cli:import"
 MAX_LINE_BYTES = 4096
@@ -45,41 +46,30 @@ MAX_NAME_BYTES = 300  # keeps the ciphertext inside person.name_enc (512)
 MAX_HASH_CHARS = 255  # person.password_hash
 REQUIRED = ("id_type", "id_number", "name", "phone", "realname_level", "password_hash")
 
-# Basic document shapes; the full validators (issuing region, birth date…) come later.
-_SHAPES: dict[str, re.Pattern[str]] = {
-    IdType.RESIDENT_ID: re.compile(r"[1-9]\d{16}[\dX]"),
-    IdType.HKMO_RESIDENCE: re.compile(r"8[12]0000\d{11}[\dX]"),
-    IdType.TW_RESIDENCE: re.compile(r"830000\d{11}[\dX]"),
-    IdType.FOREIGN_PERMANENT: re.compile(r"[A-Z]{3}\d{12}|9\d{16}[\dX]"),
-    IdType.HKMO_PERMIT: re.compile(r"[HM]\d{8}(\d{2})?"),
-    IdType.TW_PERMIT: re.compile(r"\d{8}(\d{2})?"),
-    IdType.PASSPORT: re.compile(r"[A-Z0-9]{5,17}"),
-}
-_CHECKED = {IdType.RESIDENT_ID, IdType.HKMO_RESIDENCE, IdType.TW_RESIDENCE}
 _MOBILE = re.compile(r"1[3-9]\d{9}")
-_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+# Legacy exports carry no issuing country for passports: check the generic ICAO shape only.
+_PASSPORT = re.compile(r"[A-Z0-9]{5,20}")
 
 
 class LineRejected(ValueError):
     """A line cannot be imported; the message is safe to print (personal data masked)."""
 
 
-def gb11643_check_char(first17: str) -> str:
-    """ISO 7064 MOD 11-2 check character of an 18-character citizen number (GB 11643)."""
-    total = sum(int(d) * w for d, w in zip(first17, _WEIGHTS, strict=True))
-    return "10X98765432"[total % 11]
-
-
 def document_problem(id_type: str, number: str) -> str | None:
-    """Why a normalised document number cannot be right for its type, or None."""
-    shape = _SHAPES.get(id_type)
-    if shape is None:
+    """Why a normalised document number cannot be right for its type, or None.
+
+    The error's code, never its message, is reported: messages may quote the birth date.
+    """
+    if id_type not in {t.value for t in IdType}:
         return f"id_type {id_type!r} is not one of {', '.join(t.value for t in IdType)}"
-    if not shape.fullmatch(number):
-        return f"id_number {mask_id_number(number)} does not have the shape of a {id_type}"
-    long_form = len(number) == 18 and number[:17].isdigit()
-    if (id_type in _CHECKED or long_form) and gb11643_check_char(number[:17]) != number[17]:
-        return f"id_number {mask_id_number(number)} has a wrong check digit"
+    if id_type == IdType.PASSPORT:
+        if _PASSPORT.fullmatch(number):
+            return None
+        return f"id_number {mask_id_number(number)} does not have the shape of a passport"
+    try:
+        parse(id_type, number)
+    except DocumentError as exc:
+        return f"id_number {mask_id_number(number)} is not a valid {id_type} ({exc.code})"
     return None
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import io
 import json
@@ -10,7 +11,8 @@ import bcrypt
 import pytest
 from sqlalchemy import func, select
 
-from idp.accounts.importer import MAX_LINE_BYTES, gb11643_check_char, import_accounts
+from idp.accounts.importer import MAX_LINE_BYTES, import_accounts
+from idp.realname.documents import mod11_2
 from idp.accounts.models import Person
 from idp.accounts.service import Accounts
 from idp.audit.models import AuditRecord
@@ -20,8 +22,10 @@ SHA = "sha256$s$" + hashlib.sha256(b"s" + b"old-pass-1").hexdigest()
 
 
 def resident_id(serial: int) -> str:
-    first = f"1101051990{serial:07d}"
-    return first + gb11643_check_char(first)
+    """A valid number per serial: birth dates from 1990-01-01, sequences 001-999."""
+    born = dt.date(1990, 1, 1) + dt.timedelta(days=serial // 999)
+    first = f"110105{born:%Y%m%d}{serial % 999 + 1:03d}"
+    return first + mod11_2(first)
 
 
 def line(**overrides) -> str:  # type: ignore[no-untyped-def]
@@ -44,7 +48,7 @@ def count(platform, model=Person) -> int:  # type: ignore[no-untyped-def]
 
 def test_check_digit_of_published_example():
     # GB 11643-1999 Appendix: 11010519491231002X
-    assert gb11643_check_char("11010519491231002") == "X"
+    assert mod11_2("11010519491231002") == "X"
 
 
 BAD_LINES = {
@@ -64,9 +68,11 @@ BAD_LINES = {
     "level-7": (line(realname_level=7), "realname_level must be 1, 2 or 3, got 7"),
     "level-0": (line(realname_level=0), "realname_level must be 1, 2 or 3, got 0"),
     "bad-check-digit": (line(id_number=resident_id(1)[:17] + "0"),
-                        "id_number 1101**********0010 has a wrong check digit"),
-    "short-id": (line(id_number="11010519900000"), "does not have the shape of a resident_id"),
-    "letters-id": (line(id_number="11010519900000001A"), "does not have the shape"),
+                        "id_number 1101**********0020 is not a valid resident_id "
+                        "(check_character)"),
+    "bad-birth-date": (line(id_number="110105199002300011"), "(birth_date)"),
+    "short-id": (line(id_number="11010519900000"), "is not a valid resident_id (length)"),
+    "letters-id": (line(id_number="1101051990010100A1"), "(charset)"),
     "unknown-id-type": (line(id_type="driving_licence"), "id_type 'driving_licence' is not one"),
     "bad-phone-short": (line(phone="1390000"), "phone 1*****0 is not an 11-digit mainland"),
     "bad-phone-prefix": (line(phone="12900000001"), "phone 129****0001 is not an 11-digit"),
@@ -102,7 +108,7 @@ def test_duplicates_within_the_file_are_rejected_first_line_wins(platform):
                       line(id_number=resident_id(2), phone="13900000001")])
     report = run(platform, text)
     assert report.imported == 1
-    assert report.rejected == [(2, "id_number 1101**********0013 already on line 1"),
+    assert report.rejected == [(2, "id_number 1101**********0037 already on line 1"),
                                (3, "phone 139****0001 already on line 1")]
 
 
