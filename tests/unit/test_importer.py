@@ -108,7 +108,7 @@ def test_duplicates_within_the_file_are_rejected_first_line_wins(platform):
                       line(id_number=resident_id(2), phone="13900000001")])
     report = run(platform, text)
     assert report.imported == 1
-    assert report.rejected == [(2, "id_number 1101**********0037 already on line 1"),
+    assert report.rejected == [(2, "id_number 1101**********0029 already on line 1"),
                                (3, "phone 139****0001 already on line 1")]
 
 
