@@ -40,7 +40,7 @@ def _protect() -> None:
         return
     sent = request.form.get("csrf_token") or request.headers.get("X-CSRF-Token") or ""
     expected = session.get("csrf") or ""
-    if not expected or not hmac.compare_digest(str(sent), str(expected)):
+    if not expected or not hmac.compare_digest(str(sent).encode(), str(expected).encode()):
         abort(400, description="csrf")
 
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 07:19:37.652297
+Create Date: 2026-11-22 07:39:31.390874
 """
 
 from alembic import op
@@ -44,6 +44,48 @@ def upgrade() -> None:
         batch_op.create_index("ix_audit_record_target", ["target"], unique=False)
 
     op.create_table(
+        "oidc_client",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("client_id", sa.String(length=64), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("secret_digest", sa.String(length=64), nullable=True),
+        sa.Column("is_public", sa.Boolean(), nullable=False),
+        sa.Column("redirect_uris", sa.JSON(), nullable=False),
+        sa.Column("post_logout_redirect_uris", sa.JSON(), nullable=False),
+        sa.Column("backchannel_logout_uri", sa.String(length=500), nullable=True),
+        sa.Column("grant_types", sa.JSON(), nullable=False),
+        sa.Column("scope", sa.String(length=500), nullable=False),
+        sa.Column("token_endpoint_auth_method", sa.String(length=32), nullable=False),
+        sa.Column("jwks", sa.JSON(), nullable=True),
+        sa.Column("jwks_uri", sa.String(length=500), nullable=True),
+        sa.Column("id_token_signed_response_alg", sa.String(length=8), nullable=False),
+        sa.Column("subject_type", sa.String(length=16), nullable=False),
+        sa.Column("skip_consent", sa.Boolean(), nullable=False),
+        sa.Column("allow_idcard", sa.Boolean(), nullable=False),
+        sa.Column("disabled", sa.Boolean(), nullable=False),
+        sa.Column("allowed_account_kinds", sa.JSON(), nullable=False),
+        sa.Column("min_realname_level", sa.Integer(), nullable=False),
+        sa.Column("require_mfa", sa.Boolean(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("secret_rotated_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_oidc_client")),
+        sa.UniqueConstraint("client_id", name=op.f("uq_oidc_client_client_id")),
+    )
+    op.create_table(
+        "oidc_signing_key",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("kid", sa.String(length=64), nullable=False),
+        sa.Column("alg", sa.String(length=8), nullable=False),
+        sa.Column("private_jwk_enc", sa.Text(), nullable=False),
+        sa.Column("public_jwk", sa.JSON(), nullable=False),
+        sa.Column("active", sa.Boolean(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("retired_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("publish_until", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_oidc_signing_key")),
+        sa.UniqueConstraint("kid", name=op.f("uq_oidc_signing_key_kid")),
+    )
+    op.create_table(
         "person",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("sub", sa.String(length=36), nullable=False),
@@ -69,6 +111,111 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("person", schema=None) as batch_op:
         batch_op.create_index("ix_person_id_index", ["id_index"], unique=False)
+
+    op.create_table(
+        "staff_local_account",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("username_key", sa.String(length=64), nullable=False),
+        sa.Column("username", sa.String(length=64), nullable=False),
+        sa.Column("display_name", sa.String(length=128), nullable=False),
+        sa.Column("department", sa.String(length=128), nullable=False),
+        sa.Column("roles", sa.JSON(), nullable=False),
+        sa.Column("password_hash", sa.String(length=255), nullable=False),
+        sa.Column("disabled", sa.Boolean(), nullable=False),
+        sa.Column("breakglass", sa.Boolean(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("password_changed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_staff_local_account")),
+        sa.UniqueConstraint("username_key", name=op.f("uq_staff_local_account_username_key")),
+    )
+    op.create_table(
+        "staff_member",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("key", sa.String(length=80), nullable=False),
+        sa.Column("username", sa.String(length=64), nullable=False),
+        sa.Column("source", sa.String(length=16), nullable=False),
+        sa.Column("display_name", sa.String(length=128), nullable=False),
+        sa.Column("department", sa.String(length=128), nullable=False),
+        sa.Column("roles", sa.JSON(), nullable=False),
+        sa.Column("dn", sa.String(length=512), nullable=False),
+        sa.Column("first_seen_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("last_login_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_staff_member")),
+        sa.UniqueConstraint("key", name=op.f("uq_staff_member_key")),
+    )
+    op.create_table(
+        "legal_person",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("credit_code", sa.String(length=18), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("kind", sa.String(length=32), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("representative_person_id", sa.Integer(), nullable=False),
+        sa.Column("opened_by", sa.String(length=32), nullable=False),
+        sa.Column("tree_version", sa.Integer(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["representative_person_id"],
+            ["person.id"],
+            name=op.f("fk_legal_person_representative_person_id_person"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_legal_person")),
+        sa.UniqueConstraint("credit_code", name=op.f("uq_legal_person_credit_code")),
+    )
+    with op.batch_alter_table("legal_person", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_legal_person_representative_person_id"),
+            ["representative_person_id"],
+            unique=False,
+        )
+
+    op.create_table(
+        "oidc_consent",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("person_id", sa.Integer(), nullable=False),
+        sa.Column("client_id", sa.String(length=64), nullable=False),
+        sa.Column("scope", sa.String(length=500), nullable=False),
+        sa.Column("granted_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["person_id"],
+            ["person.id"],
+            name=op.f("fk_oidc_consent_person_id_person"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_oidc_consent")),
+        sa.UniqueConstraint("person_id", "client_id", name="uq_oidc_consent_person_id_client_id"),
+    )
+    op.create_table(
+        "oidc_refresh_token",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("token_digest", sa.String(length=64), nullable=False),
+        sa.Column("family_id", sa.String(length=64), nullable=False),
+        sa.Column("client_id", sa.String(length=64), nullable=False),
+        sa.Column("person_id", sa.Integer(), nullable=False),
+        sa.Column("sid", sa.String(length=64), nullable=True),
+        sa.Column("scope", sa.String(length=500), nullable=False),
+        sa.Column("epoch", sa.Integer(), nullable=False),
+        sa.Column("auth_time", sa.Integer(), nullable=False),
+        sa.Column("acr", sa.String(length=64), nullable=False),
+        sa.Column("amr", sa.JSON(), nullable=False),
+        sa.Column("issued_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("rotated_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["person_id"],
+            ["person.id"],
+            name=op.f("fk_oidc_refresh_token_person_id_person"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_oidc_refresh_token")),
+        sa.UniqueConstraint("token_digest", name=op.f("uq_oidc_refresh_token_token_digest")),
+    )
+    with op.batch_alter_table("oidc_refresh_token", schema=None) as batch_op:
+        batch_op.create_index("ix_oidc_refresh_token_family_id", ["family_id"], unique=False)
+        batch_op.create_index("ix_oidc_refresh_token_person_id", ["person_id"], unique=False)
+        batch_op.create_index("ix_oidc_refresh_token_sid", ["sid"], unique=False)
 
     op.create_table(
         "recovery_code",
@@ -104,20 +251,177 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_totp_credential")),
         sa.UniqueConstraint("person_id", name=op.f("uq_totp_credential_person_id")),
     )
+    op.create_table(
+        "delegation_grant",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("legal_person_id", sa.Integer(), nullable=False),
+        sa.Column("grantor_person_id", sa.Integer(), nullable=False),
+        sa.Column("grantee_person_id", sa.Integer(), nullable=False),
+        sa.Column("parent_grant_id", sa.Integer(), nullable=True),
+        sa.Column("root_grant_id", sa.Integer(), nullable=True),
+        sa.Column("path", sa.String(length=64), nullable=False),
+        sa.Column("level", sa.Integer(), nullable=False),
+        sa.Column("valid_from", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("valid_until", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("may_redelegate", sa.Boolean(), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("review_deadline", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("created_by", sa.String(length=64), nullable=False),
+        sa.Column("changed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("changed_by", sa.String(length=64), nullable=True),
+        sa.Column("ended_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("ended_by", sa.String(length=64), nullable=True),
+        sa.Column("end_reason", sa.String(length=32), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["grantee_person_id"],
+            ["person.id"],
+            name=op.f("fk_delegation_grant_grantee_person_id_person"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["grantor_person_id"],
+            ["person.id"],
+            name=op.f("fk_delegation_grant_grantor_person_id_person"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["legal_person_id"],
+            ["legal_person.id"],
+            name=op.f("fk_delegation_grant_legal_person_id_legal_person"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["parent_grant_id"],
+            ["delegation_grant.id"],
+            name=op.f("fk_delegation_grant_parent_grant_id_delegation_grant"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["root_grant_id"],
+            ["delegation_grant.id"],
+            name=op.f("fk_delegation_grant_root_grant_id_delegation_grant"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_delegation_grant")),
+    )
+    with op.batch_alter_table("delegation_grant", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_delegation_grant_grantee_status", ["grantee_person_id", "status"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_delegation_grant_grantor_person_id"), ["grantor_person_id"], unique=False
+        )
+        batch_op.create_index(
+            "ix_delegation_grant_org_status", ["legal_person_id", "status"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_delegation_grant_parent_grant_id"), ["parent_grant_id"], unique=False
+        )
+        batch_op.create_index(
+            "ix_delegation_grant_root_path", ["root_grant_id", "path"], unique=False
+        )
+
+    op.create_table(
+        "legal_person_representative_change",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("legal_person_id", sa.Integer(), nullable=False),
+        sa.Column("previous_person_id", sa.Integer(), nullable=False),
+        sa.Column("new_person_id", sa.Integer(), nullable=False),
+        sa.Column("method", sa.String(length=32), nullable=False),
+        sa.Column("review_deadline", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("changed_by", sa.String(length=64), nullable=False),
+        sa.Column("changed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["legal_person_id"],
+            ["legal_person.id"],
+            name=op.f("fk_legal_person_representative_change_legal_person_id_legal_person"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["new_person_id"],
+            ["person.id"],
+            name=op.f("fk_legal_person_representative_change_new_person_id_person"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["previous_person_id"],
+            ["person.id"],
+            name=op.f("fk_legal_person_representative_change_previous_person_id_person"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_legal_person_representative_change")),
+    )
+    with op.batch_alter_table("legal_person_representative_change", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_legal_person_representative_change_legal_person_id"),
+            ["legal_person_id"],
+            unique=False,
+        )
+
+    op.create_table(
+        "delegation_grant_scope",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("grant_id", sa.Integer(), nullable=False),
+        sa.Column("client_id", sa.String(length=64), nullable=False),
+        sa.Column("item", sa.String(length=128), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["grant_id"],
+            ["delegation_grant.id"],
+            name=op.f("fk_delegation_grant_scope_grant_id_delegation_grant"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_delegation_grant_scope")),
+        sa.UniqueConstraint(
+            "grant_id",
+            "client_id",
+            "item",
+            name="uq_delegation_grant_scope_grant_id_client_id_item",
+        ),
+    )
+    with op.batch_alter_table("delegation_grant_scope", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_delegation_grant_scope_client_grant", ["client_id", "grant_id"], unique=False
+        )
+
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table("delegation_grant_scope", schema=None) as batch_op:
+        batch_op.drop_index("ix_delegation_grant_scope_client_grant")
+
+    op.drop_table("delegation_grant_scope")
+    with op.batch_alter_table("legal_person_representative_change", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_legal_person_representative_change_legal_person_id"))
+
+    op.drop_table("legal_person_representative_change")
+    with op.batch_alter_table("delegation_grant", schema=None) as batch_op:
+        batch_op.drop_index("ix_delegation_grant_root_path")
+        batch_op.drop_index(batch_op.f("ix_delegation_grant_parent_grant_id"))
+        batch_op.drop_index("ix_delegation_grant_org_status")
+        batch_op.drop_index(batch_op.f("ix_delegation_grant_grantor_person_id"))
+        batch_op.drop_index("ix_delegation_grant_grantee_status")
+
+    op.drop_table("delegation_grant")
     op.drop_table("totp_credential")
     with op.batch_alter_table("recovery_code", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_recovery_code_person_id"))
 
     op.drop_table("recovery_code")
+    with op.batch_alter_table("oidc_refresh_token", schema=None) as batch_op:
+        batch_op.drop_index("ix_oidc_refresh_token_sid")
+        batch_op.drop_index("ix_oidc_refresh_token_person_id")
+        batch_op.drop_index("ix_oidc_refresh_token_family_id")
+
+    op.drop_table("oidc_refresh_token")
+    op.drop_table("oidc_consent")
+    with op.batch_alter_table("legal_person", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_legal_person_representative_person_id"))
+
+    op.drop_table("legal_person")
+    op.drop_table("staff_member")
+    op.drop_table("staff_local_account")
     with op.batch_alter_table("person", schema=None) as batch_op:
         batch_op.drop_index("ix_person_id_index")
 
     op.drop_table("person")
+    op.drop_table("oidc_signing_key")
+    op.drop_table("oidc_client")
     with op.batch_alter_table("audit_record", schema=None) as batch_op:
         batch_op.drop_index("ix_audit_record_target")
         batch_op.drop_index("ix_audit_record_at")

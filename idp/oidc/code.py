@@ -1,0 +1,133 @@
+"""The authorization code grant with OpenID Connect (OIDC Core §3.1, RFC 6749 §4.1).
+
+Registered as ``server.register_grant(AuthorizationCodeGrant, [S256CodeChallenge(),
+OpenIDCode(server), RefuseRequestObjects()])``: authlib validates, these subclasses supply
+storage (codes.py), users and keys.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from authlib.oauth2.rfc6749 import grants
+from authlib.oidc.core import grants as oidc_grants
+from authlib.oidc.core.errors import RequestNotSupportedError, RequestURINotSupportedError
+
+from idp.accounts.models import Person
+from idp.audit import service as audit
+from idp.oidc import refresh
+from idp.oidc.client_auth import ALL_METHODS
+from idp.oidc.codes import AuthorizationCode
+from idp.oidc.tokens import AuthorizedPerson
+
+log = logging.getLogger(__name__)
+
+
+class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = ALL_METHODS
+
+    def save_authorization_code(self, code: str, request) -> None:  # type: ignore[no-untyped-def]
+        user: AuthorizedPerson = request.user
+        data = request.payload.data
+        self.server.codes.save(code, AuthorizationCode(
+            client_id=request.client.client_id, redirect_uri=request.payload.redirect_uri,
+            scope=request.scope, person_id=user.person.id,
+            epoch=user.person.security_epoch, sid=user.sid, auth_time=user.auth_time,
+            acr=user.acr, amr=list(user.amr), nonce=data.get("nonce"),
+            code_challenge=data.get("code_challenge"),
+            code_challenge_method=data.get("code_challenge_method")))
+
+    def query_authorization_code(self, code, client):  # type: ignore[no-untyped-def]
+        codes = self.server.codes
+        found = codes.take(code)
+        if found is None:
+            reused = codes.reused_grant(code)
+            if reused is not None:
+                self._reuse_detected(reused)
+            return None
+        return found if found.client_id == client.client_id else None
+
+    def _reuse_detected(self, reused: dict[str, str]) -> None:
+        """RFC 6749 §4.1.2: revoke every token issued from a code presented twice."""
+        server = self.server
+        refresh.revoke_family(server.db(), server.revoked, reused["gid"])
+        audit.record(server.db(), actor=f"client:{reused.get('client_id', '')}",
+                     action="oidc:code:reuse", outcome="failure", address=server.remote_addr(),
+                     details={"grant": reused["gid"][:8]})
+        log.warning("authorization code reuse: grant revoked client=%s",
+                    reused.get("client_id"))
+
+    def delete_authorization_code(self, authorization_code) -> None:  # type: ignore[no-untyped-def]
+        """Nothing to do: `CodeStore.take` already consumed the code."""
+
+    def authenticate_user(self, authorization_code: AuthorizationCode):  # type: ignore[no-untyped-def]
+        person = self.server.db().get(Person, authorization_code.person_id)
+        if person is None or not person.is_active:
+            return None
+        if person.security_epoch != authorization_code.epoch:
+            return None  # banned or password reset between authorization and redemption
+        return AuthorizedPerson(person, authorization_code.sid, authorization_code.auth_time,
+                                authorization_code.acr, list(authorization_code.amr),
+                                gid=authorization_code.gid,
+                                sub=self.server.subject(self.request.client, person))
+
+    def generate_token(self, user=None, scope=None, grant_type=None,  # type: ignore[no-untyped-def]
+                       expires_in=None, include_refresh_token=True):
+        # A refresh token only for offline access that was asked for and granted (§11).
+        include = include_refresh_token and "offline_access" in (scope or "").split()
+        return super().generate_token(user, scope, grant_type, expires_in, include)
+
+
+class OpenIDCode(oidc_grants.OpenIDCode):
+    """ID tokens signed with the node's key for the client's algorithm (OIDC Core §2)."""
+
+    def __init__(self, server: Any) -> None:
+        super().__init__(require_nonce=False)
+        self.server = server
+
+    def exists_nonce(self, nonce, request) -> bool:  # type: ignore[no-untyped-def]
+        # Codes are single use and bound to the client; replay is the RP's check (§3.1.3.7).
+        return False
+
+    def get_client_algorithm(self, client) -> str:  # type: ignore[no-untyped-def]
+        return str(client.id_token_signed_response_alg or self.server.keys.default_alg)
+
+    def resolve_client_private_key(self, client):  # type: ignore[no-untyped-def]
+        return self.server.keys.signer(self.get_client_algorithm(client))
+
+    def get_encode_header(self, client) -> dict[str, str]:  # type: ignore[no-untyped-def]
+        key = self.resolve_client_private_key(client)
+        return {"alg": self.get_client_algorithm(client), "kid": key.kid, "typ": "JWT"}
+
+    def get_client_claims(self, client) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+        now = int(time.time())
+        return {"iss": self.server.settings.issuer, "aud": client.client_id, "iat": now,
+                "exp": now + self.server.settings.id_token_ttl}
+
+    def get_authorization_code_claims(self, authorization_code):  # type: ignore[no-untyped-def]
+        claims = super().get_authorization_code_claims(authorization_code)
+        if authorization_code.sid:  # OIDC Back-Channel Logout §2.1
+            claims["sid"] = authorization_code.sid
+        return claims
+
+    def generate_user_info(self, user: AuthorizedPerson, scope: str) -> dict[str, Any]:
+        # Identity claims are served by userinfo (OIDC Core §5.4); the ID token names the
+        # subject only, keeping personal data out of browser-visible tokens.
+        return {"sub": user.sub}
+
+
+class RefuseRequestObjects:
+    """Refuse request objects (OIDC Core §6): ``request_not_supported``."""
+
+    def __call__(self, grant) -> None:  # type: ignore[no-untyped-def]
+        grant.register_hook("after_validate_authorization_request_payload", self.refuse)
+
+    @staticmethod
+    def refuse(grant, redirect_uri) -> None:  # type: ignore[no-untyped-def]
+        data = grant.request.payload.data
+        if data.get("request") is not None:
+            raise RequestNotSupportedError(redirect_uri=redirect_uri)
+        if data.get("request_uri") is not None:
+            raise RequestURINotSupportedError(redirect_uri=redirect_uri)

@@ -1,0 +1,129 @@
+"""Refresh tokens: opaque, stored as keyed digests, rotated on use (DESIGN.md "Tokens").
+
+RFC 9700 §4.14.2: every use returns a new refresh token and retires the old one; presenting
+a retired token again means it leaked, so the whole family (every token descending from
+the same authorization) is revoked, along with the access tokens of that grant.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from authlib.oauth2.rfc6749 import InvalidGrantError, grants
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from idp.accounts.models import Person
+from idp.audit import service as audit
+from idp.crypto import keyed_digest, random_token
+from idp.db import utcnow
+from idp.oidc.client_auth import ALL_METHODS
+from idp.oidc.models import RefreshToken
+from idp.oidc.revoked import RevocationList
+from idp.oidc.tokens import AuthorizedPerson
+
+log = logging.getLogger(__name__)
+MAX_TOKEN_LENGTH = 128
+
+
+def digest(secret_key: str, token: str) -> str:
+    return keyed_digest(secret_key, f"refresh\x00{token}")
+
+
+def new_token() -> str:
+    return random_token(32)
+
+
+def store(session: Session, secret_key: str, token: str, *, client_id: str,
+          user: AuthorizedPerson, scope: str, ttl: int) -> RefreshToken:
+    """Record a freshly issued refresh token (only its digest)."""
+    row = RefreshToken(token_digest=digest(secret_key, token), family_id=user.gid,
+                       client_id=client_id, person_id=user.person.id, sid=user.sid,
+                       scope=scope, epoch=user.person.security_epoch,
+                       auth_time=user.auth_time, acr=user.acr, amr=list(user.amr),
+                       expires_at=utcnow() + dt.timedelta(seconds=ttl))
+    session.add(row)
+    return row
+
+
+def find(session: Session, secret_key: str, token: object) -> RefreshToken | None:
+    if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:
+        return None
+    return session.scalars(select(RefreshToken).where(
+        RefreshToken.token_digest == digest(secret_key, token))).one_or_none()
+
+
+def is_live(row: RefreshToken) -> bool:
+    return row.rotated_at is None and row.revoked_at is None and row.expires_at > utcnow()
+
+
+def revoke_family(session: Session, revoked: RevocationList, family_id: str) -> None:
+    """Revoke every refresh token of a grant, and its access tokens (via ``gid``)."""
+    session.execute(update(RefreshToken).where(RefreshToken.family_id == family_id,
+                                               RefreshToken.revoked_at.is_(None))
+                    .values(revoked_at=utcnow()))
+    revoked.revoke("gid", family_id)
+
+
+def revoke_person(session: Session, person_id: int) -> int:
+    """Revoke every refresh token of a person (ban, password reset)."""
+    result = session.execute(update(RefreshToken).where(RefreshToken.person_id == person_id,
+                                                        RefreshToken.revoked_at.is_(None))
+                             .values(revoked_at=utcnow()))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+class RefreshTokenGrant(grants.RefreshTokenGrant):
+    """RFC 6749 §6 with rotation and reuse detection."""
+
+    TOKEN_ENDPOINT_AUTH_METHODS = ALL_METHODS
+    INCLUDE_NEW_REFRESH_TOKEN = True
+
+    def authenticate_refresh_token(self, refresh_token):  # type: ignore[no-untyped-def]
+        server = self.server
+        row = find(server.db(), server.settings.secret_key, refresh_token)
+        if row is None:
+            return None
+        if row.rotated_at is not None and row.revoked_at is None:
+            self._reuse_detected(row)
+            return None
+        return row if is_live(row) else None
+
+    def _reuse_detected(self, row: RefreshToken) -> None:
+        server = self.server
+        revoke_family(server.db(), server.revoked, row.family_id)
+        audit.record(server.db(), actor=f"client:{row.client_id}", action="oidc:refresh:reuse",
+                     target=f"person:{row.person_id}", outcome="failure",
+                     address=server.remote_addr(), details={"family": row.family_id[:8]})
+        log.warning("refresh token reuse: family revoked client=%s", row.client_id)
+
+    def validate_token_request(self):  # type: ignore[no-untyped-def]
+        super().validate_token_request()
+        # Claim the token atomically: of two concurrent uses, only one may win.
+        row: RefreshToken = self.request.refresh_token
+        claimed = self.server.db().execute(
+            update(RefreshToken).where(RefreshToken.id == row.id,
+                                       RefreshToken.rotated_at.is_(None))
+            .values(rotated_at=utcnow()))
+        if claimed.rowcount != 1:  # type: ignore[attr-defined]
+            self._reuse_detected(row)
+            raise InvalidGrantError()
+
+    def authenticate_user(self, refresh_token: RefreshToken):  # type: ignore[no-untyped-def]
+        person = self.server.db().get(Person, refresh_token.person_id)
+        if person is None or not person.is_active or person.security_epoch != refresh_token.epoch:
+            return None
+        # Refresh tokens are offline grants (OIDC Core §11): tokens minted from them are not
+        # tied to the browser session, so they carry no ``sid``.
+        return AuthorizedPerson(person, None, refresh_token.auth_time, refresh_token.acr,
+                                list(refresh_token.amr), gid=refresh_token.family_id,
+                                sub=self.server.subject(self.request.client, person))
+
+    def generate_token(self, user=None, scope=None, grant_type=None,  # type: ignore[no-untyped-def]
+                       expires_in=None, include_refresh_token=True):
+        include = include_refresh_token and "offline_access" in (scope or "").split()
+        return super().generate_token(user, scope, grant_type, expires_in, include)
+
+    def revoke_old_credential(self, refresh_token):  # type: ignore[no-untyped-def]
+        """Already retired when claimed in `validate_token_request`."""

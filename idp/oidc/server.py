@@ -1,0 +1,130 @@
+"""The authorization server: authlib's Flask integration wired to our ports (STYLE.md).
+
+One instance per app (``app.extensions["oidc"]``). It holds no per-user state: keys are
+cached per process (keys.py), everything else is in the database or the Store. The
+database session of the current request is ``flask.g.oidc_db``, opened by the views.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from authlib.integrations.flask_oauth2 import AuthorizationServer
+from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Request
+from authlib.oauth2.rfc6749 import OAuth2Request
+from authlib.oauth2.rfc9207 import IssuerParameter
+from flask import Response, g
+from flask import request as flask_request
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from idp.accounts.models import Person
+from idp.audit import service as audit
+from idp.oidc import refresh, runtime
+from idp.oidc.claims import SUPPORTED_SCOPES
+from idp.oidc.client_auth import PrivateKeyJwt
+from idp.oidc.client_credentials import ClientCredentialsGrant
+from idp.oidc.code import AuthorizationCodeGrant, OpenIDCode, RefuseRequestObjects
+from idp.oidc.codes import CodeStore
+from idp.oidc.models import Client
+from idp.oidc.pkce import S256CodeChallenge
+from idp.oidc.subject import subject_for
+from idp.oidc.tokens import AccessTokenGenerator, AccessTokenVerifier
+from idp.platform import Platform
+
+log = logging.getLogger(__name__)
+MAX_CLIENT_ID_LENGTH = 64
+
+
+class Issuer(IssuerParameter):
+    """RFC 9207: ``iss`` on every authorization response, errors included."""
+
+    def __init__(self, issuer: str) -> None:
+        self.issuer = issuer
+
+    def get_issuer(self) -> str:
+        return self.issuer
+
+
+class IdpAuthorizationServer(AuthorizationServer):
+    def __init__(self, platform: Platform) -> None:
+        super().__init__()
+        settings = platform.settings
+        self.platform = platform
+        self.settings = settings
+        self.scopes_supported = list(SUPPORTED_SCOPES)
+        self.keys = runtime.keyring(platform)
+        self.revoked = runtime.revocations(platform)
+        self.codes = CodeStore(platform.store, settings.secret_key,
+                               settings.authorization_code_ttl)
+        self.verifier = AccessTokenVerifier(settings.issuer, self.keys, platform.protector,
+                                            self.revoked)
+        self.register_token_generator("default", AccessTokenGenerator(
+            settings.issuer, self.keys, platform.protector, settings.secret_key,
+            settings.access_token_ttl, lambda **_: refresh.new_token()))
+        self.issuer_parameter = Issuer(settings.issuer)
+        self.register_extension(lambda server: self.issuer_parameter(server))
+        self.register_client_auth_method("private_key_jwt",
+                                         PrivateKeyJwt(platform.store, settings.issuer))
+        self.register_grant(AuthorizationCodeGrant,
+                            [S256CodeChallenge(required=True), OpenIDCode(self),
+                             RefuseRequestObjects()])
+        self.register_grant(refresh.RefreshTokenGrant)
+        self.register_grant(ClientCredentialsGrant)
+
+    # -- ports ------------------------------------------------------------------------------
+
+    def db(self) -> Session:
+        """The request's database session (opened by the view)."""
+        return g.oidc_db  # type: ignore[no-any-return]
+
+    def remote_addr(self) -> str:
+        return (flask_request.remote_addr or "")[:64]
+
+    def subject(self, client: Client, person: Person) -> str:
+        return subject_for(client, person.sub, self.settings.secret_key)
+
+    # -- authlib hooks ----------------------------------------------------------------------
+
+    def query_client(self, client_id: Any) -> Client | None:
+        if not isinstance(client_id, str) or not 0 < len(client_id) <= MAX_CLIENT_ID_LENGTH:
+            return None
+        if not (client_id.isascii() and client_id.isprintable()):
+            return None  # issued ids are URL-safe; PostgreSQL refuses NUL in text anyway
+        client = self.db().scalars(select(Client).where(Client.client_id == client_id)
+                                   ).one_or_none()
+        if client is None or client.disabled:
+            return None
+        client.node_secret_key = self.settings.secret_key  # type: ignore[attr-defined]
+        return client
+
+    def save_token(self, token: dict[str, Any], request: OAuth2Request) -> None:
+        client: Client = request.client
+        grant_type = request.payload.grant_type
+        user = request.user
+        if token.get("refresh_token") and user is not None:
+            refresh.store(self.db(), self.settings.secret_key, token["refresh_token"],
+                          client_id=client.client_id, user=user, scope=token.get("scope", ""),
+                          ttl=self.settings.refresh_token_ttl)
+        if user is None:
+            # client_credentials is the machine hot path: logged, not written (issue 2 perf).
+            log.info("token issued grant=%s client=%s", grant_type, client.client_id)
+            return
+        audit.record(self.db(), actor=f"client:{client.client_id}", action="oidc:token:issue",
+                     target=f"person:{user.person.id}", address=self.remote_addr(),
+                     details={"grant_type": grant_type, "scope": token.get("scope", ""),
+                              "refresh": bool(token.get("refresh_token"))})
+
+    def create_oauth2_request(self, request: Any) -> OAuth2Request:
+        if isinstance(request, OAuth2Request):
+            return request
+        return FlaskOAuth2Request(flask_request)
+
+    def handle_response(self, status_code: int, payload: Any, headers: Any) -> Response:
+        resp = super().handle_response(status_code, payload, headers)
+        resp.headers.setdefault("Cache-Control", "no-store")
+        return resp
+
+    def send_signal(self, name: str, *args: Any, **kwargs: Any) -> None:
+        """authlib's Flask signals are not used: auditing happens in `save_token` et al."""

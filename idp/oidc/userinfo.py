@@ -1,0 +1,93 @@
+"""The UserInfo endpoint (OIDC Core §5.3) with RFC 6750 bearer tokens.
+
+The token may come in the ``Authorization`` header (GET or POST, RFC 6750 §2.1) or as the
+``access_token`` form parameter of a POST (§2.2). A token is honoured only while its
+person is active with an unchanged ``security_epoch`` (one indexed read) and neither the
+token, its grant nor its session is on the revocation list (tokens.py). Releasing the full
+document number (``idcard``) is audited on every read (DESIGN.md "Personal data").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from idp.accounts.models import Person
+from idp.accounts.service import Accounts
+from idp.audit import service as audit
+from idp.oidc.claims import ClaimContext, claims_for
+from idp.oidc.models import Client
+from idp.oidc.tokens import AccessTokenVerifier, VerifiedAccessToken
+from idp.platform import Platform
+
+
+class BearerError(Exception):
+    """An RFC 6750 §3.1 error: ``invalid_request``, ``invalid_token`` or ``insufficient_scope``."""
+
+    def __init__(self, error: str, description: str, status: int) -> None:
+        super().__init__(description)
+        self.error = error
+        self.description = description
+        self.status = status
+
+    @property
+    def www_authenticate(self) -> str:
+        return f'Bearer error="{self.error}", error_description="{self.description}"'
+
+
+def bearer_token(auth_header: str | None, form_token: str | None, method: str,
+                 form_is_urlencoded: bool) -> str:
+    """The one bearer token of the request; RFC 6750 §2 forbids sending it twice."""
+    header_token = None
+    if auth_header:
+        scheme, _, value = auth_header.partition(" ")
+        if scheme.lower() != "bearer" or not value.strip():
+            raise BearerError("invalid_request", "Malformed Authorization header.", 400)
+        header_token = value.strip()
+    if form_token is not None and not (method == "POST" and form_is_urlencoded):
+        raise BearerError("invalid_request", "access_token only in a POST form body.", 400)
+    if header_token and form_token is not None:
+        raise BearerError("invalid_request", "More than one access token.", 400)
+    token = header_token or form_token
+    if not token:
+        raise BearerError("invalid_token", "Missing access token.", 401)
+    return token
+
+
+def live_person(session: Session, verified: VerifiedAccessToken) -> Person | None:
+    """The token's person if still active with the epoch the token was issued under."""
+    if verified.person_id is None:
+        return None
+    person = session.get(Person, verified.person_id)
+    if person is None or not person.is_active or person.security_epoch != verified.epoch:
+        return None
+    return person
+
+
+@dataclass
+class UserInfo:
+    platform: Platform
+    verifier: AccessTokenVerifier
+
+    def claims(self, session: Session, token: str, client_lookup: Any,
+               address: str) -> dict[str, Any]:
+        verified = self.verifier.verify(token)
+        if verified is None:
+            raise BearerError("invalid_token", "The access token is invalid.", 401)
+        if "openid" not in verified.scope:
+            raise BearerError("insufficient_scope", "The token lacks the openid scope.", 403)
+        person = live_person(session, verified)
+        client: Client | None = client_lookup(verified.claims.get("client_id"))
+        if person is None or client is None:
+            raise BearerError("invalid_token", "The access token is invalid.", 401)
+        accounts = Accounts(session, self.platform.protector, self.platform.hasher)
+        scope = " ".join(verified.scope)
+        result = {"sub": verified.claims["sub"],
+                  **claims_for(ClaimContext(accounts, person, client), scope)}
+        if "id_number" in result:
+            audit.record(session, actor=f"client:{client.client_id}",
+                         action="oidc:userinfo:idcard", target=f"person:{person.id}",
+                         address=address)
+        return result
