@@ -10,9 +10,11 @@
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -45,10 +47,20 @@ def pg_template() -> Iterator[str]:
         yield name
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory) -> Path:  # type: ignore[no-untyped-def]
+    """A SQLite file migrated to head once per session; each test copies it."""
+    from idp.migrate import upgrade
+
+    path = tmp_path_factory.mktemp("template") / "idp.sqlite3"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
 @pytest.fixture
 def backend(tmp_path, request) -> Iterator[Backend]:  # type: ignore[no-untyped-def]
-    """The test's database and store. On PostgreSQL the database is already at head (a clone
-    of `pg_template`); on SQLite it is an empty file. The `app` fixture migrates either."""
+    """The test's database and store, already migrated to head: a clone of `pg_template` on
+    PostgreSQL, a copy of `sqlite_template` on SQLite."""
     if BACKEND == "postgres":
         from tests.pg import fresh_database
 
@@ -59,7 +71,9 @@ def backend(tmp_path, request) -> Iterator[Backend]:  # type: ignore[no-untyped-
             yield Backend(url, store, redis_url)
             store.flush_prefix()
     else:
-        yield Backend(f"sqlite:///{tmp_path / 'idp.sqlite3'}", MemoryStore())
+        path = tmp_path / "idp.sqlite3"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        yield Backend(f"sqlite:///{path}", MemoryStore())
 
 
 def make_settings(backend: Backend, **overrides) -> Settings:  # type: ignore[no-untyped-def]
