@@ -28,6 +28,15 @@ TEMPLATES = {
     "account_banned": "【政务服务】您的账号已被停用,原因:{reason}。如有疑问请联系{department}。",
     "account_unbanned": "【政务服务】您的账号已恢复使用。",
     "grant_changed": "【政务服务】您在{org}的授权已{change}。",
+    "grant_received": "【政务服务】您已获授权代表{org}办理业务,有效期至{until}。",
+    "grant_application": "【政务服务】有人申请代表{org}办理业务的授权,请登录处理。",
+    "grant_application_refused": "【政务服务】您申请代表{org}办理业务的授权未获批准。",
+    "grant_review": ("【政务服务】{org}的法定代表人已变更,原法定代表人所作的{count}项授权"
+                     "须在{deadline}前确认保留,否则将失效。"),
+    "grant_review_pending": ("【政务服务】{org}的法定代表人已变更,您的授权须经新法定代表人确认,"
+                             "{deadline}前未确认将失效。"),
+    "representative_replaced": ("【政务服务】您已不再是{org}的法定代表人,"
+                                "相关权限已转交新法定代表人。"),
 }
 
 
