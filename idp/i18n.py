@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from flask import Flask, g, request
 from flask_babel import Babel
+from werkzeug.exceptions import HTTPException
 
 SUPPORTED = ("zh_CN", "en")
 
@@ -21,11 +22,25 @@ def _match(tag: str) -> str | None:
     return None
 
 
+def _form_ui_locales() -> str | None:
+    """``ui_locales`` of a POSTed authorization request, if the body can be read at all.
+
+    The error page for an unreadable body (413, bad encoding) also comes through here, so
+    reading the form must not raise a second time.
+    """
+    if request.method != "POST":
+        return None
+    try:
+        return request.form.get("ui_locales")
+    except HTTPException:
+        return None
+
+
 def select_locale() -> str:
     if hasattr(g, "locale"):
         return str(g.locale)
     for source in (request.args.get("ui_locales"), request.args.get("lang"),
-                   request.form.get("ui_locales") if request.method == "POST" else None,
+                   _form_ui_locales(),
                    request.cookies.get("lang")):
         for tag in (source or "").split():
             found = _match(tag)
@@ -42,5 +57,7 @@ def init_app(app: Flask) -> None:
     def _locale() -> dict[str, object]:
         from flask_babel import get_locale
 
-        loc = str(get_locale() or "zh_CN")
+        # Babel expands zh_CN to zh_Hans_CN: compare languages, not strings.
+        locale = get_locale()
+        loc = "zh_CN" if locale is None or locale.language == "zh" else "en"
         return {"current_locale": loc, "html_lang": "zh-CN" if loc == "zh_CN" else "en"}

@@ -2,10 +2,47 @@
 
 from __future__ import annotations
 
-from flask import Flask
+from urllib.parse import urlencode
+
+from flask import Flask, Response, request
 
 from idp.platform import Platform
+
+LANG_COOKIE_MAX_AGE = 365 * 86400
+
+
+def lang_url(lang: str) -> str:
+    """The current page in another language, keeping its query (``tx`` above all)."""
+    args = [(k, v) for k, v in request.args.items(multi=True) if k not in ("lang", "ui_locales")]
+    args.append(("lang", lang))
+    return f"{request.path}?{urlencode(args)}"
+
+
+def _remember_language(resp: Response) -> Response:
+    """An explicit ``?lang=`` choice sticks for the following pages (idp.i18n reads it)."""
+    from idp.i18n import _match
+
+    chosen = _match(request.args.get("lang", "")[:16])
+    if chosen and request.cookies.get("lang") != chosen:
+        resp.set_cookie("lang", chosen, max_age=LANG_COOKIE_MAX_AGE, samesite="Lax",
+                        httponly=True, secure=request.is_secure)
+    return resp
 
 
 def init_app(app: Flask, platform: Platform) -> None:
     """Register the page blueprints."""
+    from idp.web import messages
+    from idp.web.account import bp as account_bp
+    from idp.web.views import bp as login_bp
+
+    app.register_blueprint(login_bp)
+    app.register_blueprint(account_bp)
+    app.jinja_env.globals.update(lang_url=lang_url, id_type_label=messages.id_type_label,
+                                 realname_label=messages.realname_label)
+    app.after_request(_remember_language)
+
+    @app.get("/")
+    def index():  # type: ignore[no-untyped-def]
+        from flask import redirect, url_for
+
+        return redirect(url_for("account.home"))

@@ -1,0 +1,216 @@
+"""Login attempts: password, SMS code, second factor — each counted and audited (R-30, R-70).
+
+Every attempt answers with a `LoginResult`; the pages turn it into a message. The order of
+checks is deliberate:
+
+1. the source address's failure budget (cheap, and stops spraying across accounts);
+2. the lock on the secret (a locked password is not even compared);
+3. the secret itself;
+4. only then the account's status (`ensure_can_sign_in`), so whether an account is banned
+   or closed is told only to someone who proved they hold its secret.
+
+Unknown login names are counted and locked like real ones and cost the same hashing time,
+so answers never reveal whether an account exists.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from idp.accounts.lockout import (
+    Guards,
+    mask_identifier,
+    person_subject,
+    record,
+    unknown_subject,
+)
+from idp.accounts.models import Person
+from idp.accounts.service import Accounts, AccountUnavailable, ensure_can_sign_in
+from idp.accounts.sms_codes import CheckOutcome, SmsCodes
+from idp.accounts.totp import Totp, is_code_shaped, normalize_code
+from idp.crypto import mask_phone
+
+MAX_IDENTIFIER = 64
+MAX_PASSWORD = 128
+
+
+class Outcome(enum.StrEnum):
+    OK = "ok"
+    BAD_CREDENTIALS = "bad_credentials"  # wrong password / code; ``remaining`` tries left
+    LOCKED = "locked"  # this secret is locked for ``retry_in`` seconds
+    THROTTLED = "throttled"  # the source address spent its budget; ``retry_in`` seconds
+    EXPIRED = "expired"  # no live SMS code
+    UNAVAILABLE = "unavailable"  # secret right, but the account is banned or closed
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    outcome: Outcome
+    person: Person | None = None
+    remaining: int = 0
+    retry_in: int = 0
+    status: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome is Outcome.OK
+
+
+class Login:
+    """Authentication attempts from one source address, over one database session."""
+
+    def __init__(self, session: Session, accounts: Accounts, guards: Guards, secret_key: str,
+                 address: str) -> None:
+        self.session = session
+        self.accounts = accounts
+        self.guards = guards
+        self.secret_key = secret_key
+        self.address = address or "-"
+
+    def _audit(self, action: str, person: Person | None, outcome: str, **details: object) -> None:
+        record(self.session, action, person=person, address=self.address, outcome=outcome,
+               **details)
+
+    def _throttled(self, method: str, masked: str) -> LoginResult | None:
+        wait = self.guards.address.blocked_for(self.address)
+        if not wait:
+            return None
+        self._audit("account:login:failure", None, "throttled", method=method,
+                    identifier=masked, reason="address_throttled")
+        return LoginResult(Outcome.THROTTLED, retry_in=wait)
+
+    def _status_check(self, person: Person, method: str) -> LoginResult | None:
+        try:
+            ensure_can_sign_in(person)
+        except AccountUnavailable as exc:
+            self._audit("account:login:failure", person, "refused", method=method,
+                        reason=exc.code)
+            return LoginResult(Outcome.UNAVAILABLE, person=person, status=exc.status)
+        return None
+
+    # -- password (R-30) -----------------------------------------------------------------------
+
+    def password(self, identifier: str, password: str) -> LoginResult:
+        """One password attempt with an ID number or bound phone as the login name."""
+        masked = mask_identifier(identifier)
+        refused = self._throttled("pwd", masked)
+        if refused:
+            return refused
+        person = self.accounts.by_identifier(identifier)
+        subject = (person_subject(person) if person is not None
+                   else unknown_subject(self.secret_key, identifier))
+        wait = self.guards.password.locked_for(subject)
+        if wait:
+            self._audit("account:login:failure", person, "locked", method="pwd",
+                        identifier=masked, reason="locked")
+            return LoginResult(Outcome.LOCKED, retry_in=wait)
+        if person is None:
+            self.accounts.hasher.hash(password[:MAX_PASSWORD])  # same time as a real check
+            good = False
+        else:
+            good = self.accounts.check_password(person, password)
+        if not good:
+            return self._password_failed(person, subject, masked)
+        self.guards.password.succeed(subject)
+        assert person is not None
+        unavailable = self._status_check(person, "pwd")
+        if unavailable:
+            return unavailable
+        self._audit("account:login:success", person, "success", method="pwd",
+                    identifier=masked)
+        return LoginResult(Outcome.OK, person=person)
+
+    def _password_failed(self, person: Person | None, subject: str, masked: str) -> LoginResult:
+        self.guards.address.fail(self.address)
+        left = self.guards.password.fail(subject)
+        reason = "bad_password" if person is not None else "unknown_account"
+        self._audit("account:login:failure", person, "failure", method="pwd",
+                    identifier=masked, reason=reason)
+        if left == 0:
+            self._audit("account:lockout", person, "locked", method="pwd", identifier=masked)
+            return LoginResult(Outcome.LOCKED, retry_in=self.guards.password.locked_for(subject))
+        return LoginResult(Outcome.BAD_CREDENTIALS, remaining=left)
+
+    def reauthenticate(self, person: Person, password: str) -> LoginResult:
+        """Re-check a signed-in person's password before a sensitive change, same lockout."""
+        refused = self._throttled("pwd", "")
+        if refused:
+            return refused
+        subject = person_subject(person)
+        wait = self.guards.password.locked_for(subject)
+        if wait:
+            return LoginResult(Outcome.LOCKED, person=person, retry_in=wait)
+        if self.accounts.check_password(person, password):
+            self.guards.password.succeed(subject)
+            return LoginResult(Outcome.OK, person=person)
+        self.guards.address.fail(self.address)
+        left = self.guards.password.fail(subject)
+        self._audit("account:reauth:failure", person, "failure", method="pwd")
+        if left == 0:
+            self._audit("account:lockout", person, "locked", method="pwd")
+            return LoginResult(Outcome.LOCKED, person=person,
+                               retry_in=self.guards.password.locked_for(subject))
+        return LoginResult(Outcome.BAD_CREDENTIALS, person=person, remaining=left)
+
+    # -- SMS code (R-30, R-31) -----------------------------------------------------------------
+
+    def sms(self, codes: SmsCodes, phone: str, code: str) -> LoginResult:
+        """Sign in with the bound phone and a code sent to it."""
+        masked = mask_phone(phone)
+        refused = self._throttled("sms", masked)
+        if refused:
+            return refused
+        checked = codes.check(phone, code)
+        person = self.accounts.by_phone(phone) if checked.ok else None
+        if person is None:
+            if checked.outcome is not CheckOutcome.EXPIRED:
+                self.guards.address.fail(self.address)
+            self._audit("account:login:failure", None, "failure", method="sms",
+                        identifier=masked, reason=f"code_{checked.outcome.value}")
+            if checked.outcome is CheckOutcome.WRONG and checked.remaining:
+                return LoginResult(Outcome.BAD_CREDENTIALS, remaining=checked.remaining)
+            return LoginResult(Outcome.EXPIRED)
+        unavailable = self._status_check(person, "sms")
+        if unavailable:
+            return unavailable
+        self._audit("account:login:success", person, "success", method="sms",
+                    identifier=masked)
+        return LoginResult(Outcome.OK, person=person)
+
+    # -- second factor (RFC 6238) ----------------------------------------------------------------
+
+    def second_factor(self, totp: Totp, person: Person, code: str) -> LoginResult:
+        """A TOTP code, or a recovery code in its place; replays and guessing are refused."""
+        refused = self._throttled("otp", "")
+        if refused:
+            return refused
+        subject = person_subject(person)
+        wait = self.guards.totp.locked_for(subject)
+        if wait:
+            self._audit("account:mfa:failure", person, "locked", reason="locked")
+            return LoginResult(Outcome.LOCKED, person=person, retry_in=wait)
+        code = normalize_code(code)
+        kind = "totp" if is_code_shaped(code) else "recovery_code"
+        if kind == "totp":
+            good = totp.verify(person, code)
+        else:
+            good = totp.use_recovery_code(person, code)
+        if not good:
+            self.guards.address.fail(self.address)
+            left = self.guards.totp.fail(subject)
+            self._audit("account:mfa:failure", person, "failure", kind=kind)
+            if left == 0:
+                self._audit("account:lockout", person, "locked", method="otp")
+                return LoginResult(Outcome.LOCKED, person=person,
+                                   retry_in=self.guards.totp.locked_for(subject))
+            return LoginResult(Outcome.BAD_CREDENTIALS, person=person, remaining=left)
+        self.guards.totp.succeed(subject)
+        if kind == "recovery_code":
+            self._audit("account:recovery-code:use", person, "success",
+                        left=totp.recovery_codes_left(person))
+        self._audit("account:mfa:success", person, "success", kind=kind)
+        return LoginResult(Outcome.OK, person=person)
+
