@@ -31,6 +31,7 @@ class Settings:
     issuer: str = "http://127.0.0.1:5000"
     database_url: str = f"sqlite:///{VAR_DIR / 'idp.sqlite3'}"
     redis_url: str = ""  # empty: in-process store
+    redis_prefix: str = "idp:"  # several nodes (or test runs) can share one Redis
     secret_key: str = _DEV_SECRET
     data_key: str = _DEV_DATA_KEY  # base64 of 32 bytes; personal data encryption (R-70)
     data_cipher: str = "aes-256-gcm"  # or "sm4-gcm"
@@ -69,6 +70,26 @@ class Settings:
     sms_per_address_hourly: int = 20
     totp_max_failures: int = 5
 
+    # Staff directory (issue 5 item 1; idp/staff). Empty ldap_url: the embedded local table.
+    ldap_url: str = ""  # ldap://host:389 or ldaps://host:636
+    ldap_bind_dn: str = ""  # service account that searches users and groups; empty: anonymous
+    ldap_bind_password: str = ""
+    ldap_base_dn: str = ""
+    ldap_user_base: str = ""  # empty: ou=people,<ldap_base_dn>
+    ldap_group_base: str = ""  # empty: ou=groups,<ldap_base_dn>
+    ldap_user_filter: str = "(&(objectClass=inetOrgPerson)(uid={username}))"
+    ldap_group_filter: str = "(&(objectClass=groupOfNames)(member={dn}))"
+    ldap_department_attribute: str = "departmentNumber"  # else the user's nearest ou= RDN
+    ldap_role_map: str = ""  # JSON {"group cn or DN": "role"} or "cn=role;…"; empty: cn = role
+    ldap_start_tls: bool = False
+    ldap_ca_file: str = ""  # PEM bundle to verify the directory's certificate
+    ldap_timeout_seconds: int = 5
+    staff_max_failures: int = 5  # per staff username, then locked for staff_lockout_seconds
+    staff_lockout_seconds: int = 15 * 60
+    staff_address_max_failures: int = 30  # per source address per window (a hall shares NAT)
+    staff_address_window_seconds: int = 15 * 60
+    breakglass_policy: str = "directory_down"  # or "always", "off"
+
     proxy_fix: int = 0  # number of trusted reverse proxies in front (X-Forwarded-*)
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -106,10 +127,23 @@ class Settings:
             raise SettingsError("IDP_DATA_CIPHER must be aes-256-gcm or sm4-gcm")
         if self.signing_alg not in ("ES256", "RS256"):
             raise SettingsError("IDP_SIGNING_ALG must be ES256 or RS256")
+        self._check_numbers()
         if not (self.debug or self.testing) and self.uses_development_keys:
             raise SettingsError(
                 "IDP_SECRET_KEY and IDP_DATA_KEY must be set outside debug/testing"
             )
+
+
+    def _check_numbers(self) -> None:
+        """No negative durations or limits; argon2 parameters it accepts (RFC 9106 §3.1)."""
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if type(value) is int and value < 0:
+                raise SettingsError(f"IDP_{f.name.upper()} must not be negative")
+        if self.argon2_time_cost < 1 or self.argon2_parallelism < 1:
+            raise SettingsError("IDP_ARGON2_TIME_COST and IDP_ARGON2_PARALLELISM must be ≥ 1")
+        if self.argon2_memory_kib < 8 * self.argon2_parallelism:
+            raise SettingsError("IDP_ARGON2_MEMORY_KIB must be at least 8 × parallelism")
 
 
 def _convert(name: str, type_: Any, raw: str) -> Any:
