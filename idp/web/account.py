@@ -15,6 +15,7 @@ from idp.accounts.lockout import record
 from idp.accounts.login import Outcome
 from idp.accounts.totp import AlreadyEnrolled, provisioning_uri, qr_data_uri
 from idp.login_tx import LoginTransaction
+from idp.oidc.logout import send_notices
 from idp.platform import current_platform
 from idp.web import flow, messages
 from idp.web.views import new_password_error
@@ -75,7 +76,8 @@ def password():  # type: ignore[no-untyped-def]
         record(db, "account:password:change", person=person, address=flow.client_address(),
                forced=False)
         s.epoch = person.security_epoch
-    flow.end_other_sessions(s.person_id, s.sid)
+        notices = flow.end_other_sessions(db, s.person_id, s.sid)
+    send_notices(current_platform(), notices)
     current_platform().sessions.update(s)
     return redirect(url_for("account.home", changed="password"))
 

@@ -22,6 +22,7 @@ from idp.accounts.sms_codes import SmsCodes
 from idp.accounts.totp import Totp
 from idp.i18n import SUPPORTED
 from idp.login_tx import LoginTransaction
+from idp.oidc.logout import LogoutNotice, end_browser_session
 from idp.platform import current_platform
 from idp.web.sso import acr_for_level, clear_sso_cookie, current_sso, set_sso_cookie
 
@@ -96,7 +97,10 @@ def tx_args(tx: LoginTransaction | None) -> dict[str, Any]:
 
 def done_url(tx: LoginTransaction | None) -> str:
     if tx is not None:
-        return f"{RESUME_PATH}?{urlencode({'tx': tx.id})}"
+        # Another protocol front-end (CAS) may name its own local resume path.
+        resume = tx.extra.get("resume")
+        path = resume if isinstance(resume, str) and resume.startswith("/cas/") else RESUME_PATH
+        return f"{path}?{urlencode({'tx': tx.id})}"
     return url_for("account.home")
 
 
@@ -138,15 +142,19 @@ def begin_session(db: Session, person: Person, amr: list[str],
     return resp
 
 
-def end_other_sessions(person_id: int, keep_sid: str) -> int:
-    """End every session of the person but the current one (after a password change)."""
-    sessions = current_platform().sessions
-    ended = 0
-    for sid in sessions.sessions_of(person_id):
+def end_other_sessions(db: Session, person_id: int, keep_sid: str) -> list[LogoutNotice]:
+    """End every session of the person but the current one (after a password change).
+
+    Returns the back-channel logout notices for the systems signed in through them; send
+    them with `idp.oidc.logout.send_notices` after the transaction commits.
+    """
+    platform = current_platform()
+    notices: list[LogoutNotice] = []
+    for sid in platform.sessions.sessions_of(person_id):
         if sid != keep_sid:
-            sessions.end(sid)
-            ended += 1
-    return ended
+            notices += end_browser_session(platform, db, sid, "password_changed",
+                                           address=client_address())
+    return notices
 
 
 def signed_in_person(db: Session) -> tuple[SsoSession, Person] | None:

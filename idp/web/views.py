@@ -18,6 +18,7 @@ from idp.accounts.service import check_password_strength, looks_like_phone, norm
 from idp.accounts.sessions import SsoSession
 from idp.crypto import mask_phone
 from idp.login_tx import LoginTransaction
+from idp.oidc.logout import send_notices
 from idp.platform import current_platform
 from idp.web import flow, messages
 from idp.web.sso import clear_sso_cookie, current_sso
@@ -199,7 +200,8 @@ def password_change():  # type: ignore[no-untyped-def]
         record(db, "account:password:change", person=person, address=flow.client_address(),
                forced=True)
         s.epoch = person.security_epoch
-    flow.end_other_sessions(s.person_id, s.sid)
+        notices = flow.end_other_sessions(db, s.person_id, s.sid)
+    send_notices(current_platform(), notices)
     current_platform().sessions.complete_step(s, "password_change")
     return redirect(flow.next_url(s, tx))
 
