@@ -8,12 +8,12 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urljoin
 
 import requests
 
+from bench.forms import Form, forms_of
 from idp.serve import free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -94,36 +94,6 @@ def start_demo(var_dir: Path, timeout: float = 60) -> DemoStack:
         stack.stop()
         raise
     return stack
-
-
-@dataclass
-class Form:
-    action: str
-    method: str
-    fields: dict[str, str]
-
-
-class _FormParser(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.forms: list[Form] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        a = {k: v or "" for k, v in attrs}
-        if tag == "form":
-            self.forms.append(Form(a.get("action", ""), a.get("method", "get").lower(), {}))
-        elif tag in ("input", "button") and self.forms and a.get("name"):
-            if a.get("type") in ("checkbox", "radio") and "checked" not in a:
-                return
-            if tag == "button" and a.get("name") in self.forms[-1].fields:
-                return  # first submit button wins (e.g. "approve" before "deny")
-            self.forms[-1].fields.setdefault(a["name"], a.get("value", ""))
-
-
-def forms_of(html: str) -> list[Form]:
-    parser = _FormParser()
-    parser.feed(html)
-    return parser.forms
 
 
 def submit(browser: requests.Session, page: requests.Response, form: Form,
