@@ -9,8 +9,8 @@ from flask import current_app
 from idp.accounts.sessions import SessionStore
 from idp.crypto import DataProtector
 from idp.db import Database
-from idp.passwords import PasswordHasher
 from idp.login_tx import LoginTransactions
+from idp.passwords import PasswordHasher
 from idp.ratelimit import RateLimiter
 from idp.settings import Settings
 from idp.sms import HttpSms, OutboxSms, SmsGateway
@@ -33,7 +33,8 @@ class Platform:
     @classmethod
     def build(cls, settings: Settings, store: Store | None = None) -> Platform:
         settings.check()
-        store = store if store is not None else make_store(settings.redis_url, settings.redis_prefix)
+        if store is None:
+            store = make_store(settings.redis_url, settings.redis_prefix)
         sms: SmsGateway
         if settings.sms_gateway_url:
             sms = HttpSms(settings.sms_gateway_url, settings.secret_key)

@@ -11,7 +11,8 @@ _PATHS: dict[str, dict[str, dict[str, Any]]] = {}
 _SCHEMAS: dict[str, dict[str, Any]] = {}
 
 PROBLEM = {"description": "Problem details (RFC 9457)",
-           "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+           "content": {"application/problem+json": {
+               "schema": {"$ref": "#/components/schemas/Problem"}}}}
 
 
 def schema(name: str, definition: dict[str, Any]) -> dict[str, str]:

@@ -12,11 +12,11 @@ import pytest
 from sqlalchemy import func, select
 
 from idp.accounts.importer import MAX_LINE_BYTES, import_accounts
-from idp.realname.documents import mod11_2
 from idp.accounts.models import Person
 from idp.accounts.service import Accounts
 from idp.audit.models import AuditRecord
 from idp.audit.service import verify_chain
+from idp.realname.documents import mod11_2
 
 SHA = "sha256$s$" + hashlib.sha256(b"s" + b"old-pass-1").hexdigest()
 
