@@ -46,6 +46,7 @@ class LogoutNotice:
     client_id: str
     uri: str
     token: str
+    form_field: str = "logout_token"  # other front-ends' notices (CAS: "logoutRequest")
 
 
 def logout_token(platform: Platform, client: Client, sub: str, sid: str | None) -> str:
@@ -65,6 +66,16 @@ def logout_token(platform: Platform, client: Client, sub: str, sid: str | None) 
 
 def _notices(platform: Platform, session: Session, person: Person | None,
              ended: Iterable[tuple[str, set[str]]]) -> list[LogoutNotice]:
+    """OIDC notices, plus those of hooks in ``platform.services["session_end_hooks"]``
+    (other protocol front-ends sharing the SSO session, e.g. CAS single logout)."""
+    pairs = list(ended)
+    hooks = platform.services.get("session_end_hooks", [])
+    extra = [n for hook in hooks for n in hook(platform, session, pairs)]  # type: ignore
+    return _oidc_notices(platform, session, person, pairs) + extra
+
+
+def _oidc_notices(platform: Platform, session: Session, person: Person | None,
+                  ended: list[tuple[str, set[str]]]) -> list[LogoutNotice]:
     by_client: dict[str, list[str]] = {}
     for sid, client_ids in ended:
         for client_id in client_ids:
@@ -122,7 +133,7 @@ def end_browser_session(platform: Platform, session: Session, sid: str, reason: 
 def _post(notice: LogoutNotice) -> str | None:
     """POST one logout token; the failure status, or None when accepted."""
     try:
-        resp = requests.post(notice.uri, data={"logout_token": notice.token},
+        resp = requests.post(notice.uri, data={notice.form_field: notice.token},
                              timeout=SEND_TIMEOUT, allow_redirects=False)
     except requests.RequestException as exc:
         return type(exc).__name__
