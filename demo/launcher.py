@@ -27,6 +27,34 @@ def demo_environment(port: int) -> None:
     os.environ["IDP_ISSUER"] = f"http://{HOST}:{port}"
 
 
+SIMULATOR_PORT = 5900  # docs/authorities.md; another free port when it is taken
+SIMULATOR_KEY = "simulator-dev-key-change-me"  # the simulator's default, loopback only
+
+
+def simulator_environment() -> int:
+    """Point the platform at the bundled authority simulator (issue 3: registration works
+    in the demo); return the simulator's port."""
+    import json
+    import socket
+
+    from idp.serve import free_port
+
+    sim_port = SIMULATOR_PORT
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        if probe.connect_ex((HOST, sim_port)) == 0:
+            sim_port = free_port()
+    base = f"http://{HOST}:{sim_port}"
+    os.environ.setdefault("IDP_AUTHORITY_URL", base)
+    os.environ.setdefault("IDP_AUTHORITY_CLIENT_ID", "idp")
+    os.environ.setdefault("IDP_AUTHORITY_KEY", SIMULATOR_KEY)
+    os.environ.setdefault("IDP_TRUSTED_PLATFORMS", json.dumps([{
+        "name": "sim", "label": "可信平台(模拟)Trusted platform (simulated)",
+        "issuer": f"{base}/oidc", "client_id": "idp-linked",
+        "client_secret": "linked-secret-change-me", "levels": {"loa-3": 2, "loa-2": 1}}],
+        ensure_ascii=False))
+    return sim_port
+
+
 def prepare(port: int, rp_ports: dict[str, int]) -> Path:
     """Migrate, create the signing key, seed the citizen and clients; return clients.json."""
     from idp.platform import Platform
@@ -58,6 +86,12 @@ def start_all(procs: list[subprocess.Popen[bytes]], root: Path, port: int,
     from idp.serve import wait_for_port
 
     idp = str(Path(sys.executable).parent / "idp")
+    authority = os.environ.get("IDP_AUTHORITY_URL", "")
+    if authority.startswith(f"http://{HOST}:"):  # ours to start, not a configured authority
+        sim_port = int(authority.rsplit(":", 1)[1])
+        procs.append(subprocess.Popen([sys.executable, "-m", "simulator", "--host", HOST,
+                                       "--port", str(sim_port)], cwd=root))
+        wait_for_port(HOST, sim_port, timeout=30)
     procs.append(subprocess.Popen([idp, "serve", "--server", "dev", "--host", HOST,
                                    "--port", str(port)]))
     wait_for_port(HOST, port, timeout=30)
@@ -85,7 +119,9 @@ def stop_all(procs: list[subprocess.Popen[bytes]]) -> None:
 def banner(port: int, rp_ports: dict[str, int]) -> str:
     c = DEMO_CITIZEN
     lines = ["", "演示环境已启动 The demo is running (Ctrl-C 停止 / to stop):",
-             f"  统一身份认证平台 Identity platform   http://{HOST}:{port}"]
+             f"  统一身份认证平台 Identity platform   http://{HOST}:{port}",
+             f"  注册 Registration                    http://{HOST}:{port}/register",
+             f"  核验模拟器 Authority simulator       {os.environ.get('IDP_AUTHORITY_URL', '-')}"]
     for key, rp_port in rp_ports.items():
         s = SYSTEMS[key]
         lines.append(f"  {s.name_zh} {s.name_en}  http://{HOST}:{rp_port}")
@@ -105,6 +141,7 @@ def run_demo(root: Path, port: int, rp_ports: dict[str, int] | None = None) -> i
     """Set up and run until Ctrl-C (or SIGTERM); non-zero if a process died on its own."""
     rp_ports = rp_ports or {key: s.port for key, s in SYSTEMS.items()}
     demo_environment(port)
+    simulator_environment()
     clients_file = prepare(port, rp_ports)
     signal.signal(signal.SIGTERM, _interrupt)
     signal.signal(signal.SIGINT, _interrupt)  # even when started in the background

@@ -38,10 +38,12 @@ def migrate() -> None:
 def _register_commands() -> None:
     from idp.accounts.cli import accounts
     from idp.audit.cli import audit
+    from idp.cas.cli import cas_services
+    from idp.federation.cli import federation
     from idp.oidc.cli import clients, keys
     from idp.serve import demo, init, serve
 
-    for command in (accounts, audit, clients, keys, serve, demo, init):
+    for command in (accounts, audit, cas_services, clients, federation, keys, serve, demo, init):
         main.add_command(command)
 
 

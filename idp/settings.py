@@ -90,6 +90,39 @@ class Settings:
     staff_address_window_seconds: int = 15 * 60
     breakglass_policy: str = "directory_down"  # or "always", "off"
 
+    # Federation of national / province / city nodes (issue 6; idp/federation, R-62).
+    federation_level: str = ""  # national | province | city; empty: not federated
+    federation_region: str = ""  # GB/T 2260 division code; 000000 for the national node
+    federation_parent: str = ""  # the parent node's entity id (URL); empty for national
+    federation_anchor_jwks: str = ""  # trust anchor's public JWKS: JSON text or a file path
+    federation_mode: str = "separate"  # separate | unified_separate | unified
+    federation_directory_key: str = ""  # base64 of 32 bytes, one for the whole federation
+    federation_statement_ttl: int = 24 * 3600  # lifetime of statements this node signs
+    federation_http_timeout: int = 5  # seconds per node-to-node HTTP call
+    federation_lookups_per_minute: int = 600  # directory lookups per requester
+    federation_registrations_per_minute: int = 600  # directory registrations per requester
+
+    # Real-name registration (issue 3; idp/realname, R-10, R-12). Empty authority_url: the
+    # verification authorities are not configured and online registration is closed.
+    authority_url: str = ""  # gateway of the element checks (the bundled simulator in demo)
+    authority_client_id: str = "idp"
+    authority_key: str = ""  # HMAC key shared with the authorities (docs/authorities.md)
+    authority_read_timeout_ms: int = 5000
+    trusted_platforms: str = ""  # JSON list of {name, issuer, client_id, client_secret, levels}
+    agreement_version: str = "2024-01"  # idp/realname/agreements/<version>.zh.txt
+    registration_ttl: int = 30 * 60  # an unfinished registration is forgotten after this
+    registration_checks_per_document_daily: int = 10  # authority checks per document number
+    registration_checks_per_address_hourly: int = 60  # authority checks per source address
+
+    # More login methods (issue 3 item 5): QR-code login, face login, step-up.
+    qr_ticket_ttl: int = 120  # seconds a login QR code stays valid
+    qr_tickets_per_address: int = 30  # QR codes one source address may create per window
+    qr_tickets_window_seconds: int = 10 * 60
+    qr_app_clients: str = ""  # client ids (space/comma separated) allowed to confirm QR logins
+    face_failures_per_document: int = 5  # failed face logins per document number per window
+    face_failures_per_address: int = 20  # failed face logins per source address per window
+    face_window_seconds: int = 3600
+
     proxy_fix: int = 0  # number of trusted reverse proxies in front (X-Forwarded-*)
     extra: dict[str, Any] = field(default_factory=dict)
 

@@ -25,6 +25,11 @@ TEMPLATES = {
     "login_code": "【政务服务】您的登录验证码为{code},5分钟内有效,请勿泄露。",
     "verify_code": "【政务服务】您的验证码为{code},5分钟内有效,请勿泄露。",
     "password_reset": "【政务服务】您的密码已重置。如非本人操作,请立即联系客服。",
+    "recovery_code": "【政务服务】您正在找回密码,验证码为{code},5分钟内有效,请勿泄露。",
+    "phone_old_code": "【政务服务】您正在更换绑定手机号,验证码为{code},5分钟内有效,请勿泄露。",
+    "phone_new_code": "【政务服务】您正在将本号码绑定为账号手机号,验证码为{code},5分钟内有效。",
+    "phone_changed": ("【政务服务】您账号绑定的手机号已更换为{phone}。如非本人操作,"
+                      "请立即携带身份证件到政务服务大厅办理。"),
     "account_banned": "【政务服务】您的账号已被停用,原因:{reason}。如有疑问请联系{department}。",
     "account_unbanned": "【政务服务】您的账号已恢复使用。",
     "grant_changed": "【政务服务】您在{org}的授权已{change}。",

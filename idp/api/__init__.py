@@ -18,17 +18,23 @@ from idp.api.openapi import document
 from idp.api.problems import ApiProblem, problem_response
 from idp.platform import Platform
 
-API_MODULES: list[str] = []
+API_MODULES: list[str] = [
+    "idp.realname.api",
+    "idp.accounts.api",
+    "idp.accounts.selfservice_api",
+]
 
 
 def init_app(app: Flask, platform: Platform) -> None:
     """Register every API blueprint, its error handler and the OpenAPI document."""
     from idp import csrf
 
+    # On the app, not on each blueprint: a blueprint is a module global shared by every app
+    # built in the process (tests), and Flask refuses setup calls after its first registration.
+    app.register_error_handler(ApiProblem, problem_response)
     for name in API_MODULES:
         bp = importlib.import_module(name).bp
         csrf.exempt(bp.name)
-        bp.register_error_handler(ApiProblem, problem_response)
         app.register_blueprint(bp)
 
     @app.get("/api/openapi.json")

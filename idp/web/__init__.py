@@ -33,10 +33,20 @@ def init_app(app: Flask, platform: Platform) -> None:
     """Register the page blueprints."""
     from idp.web import messages
     from idp.web.account import bp as account_bp
+    from idp.web.selfservice import bp as selfservice_bp
     from idp.web.views import bp as login_bp
 
     app.register_blueprint(login_bp)
     app.register_blueprint(account_bp)
+    app.register_blueprint(selfservice_bp)
+    from idp.web import login_face, login_qr, stepup
+
+    for more in (login_qr.bp, login_face.bp, stepup.bp):  # issue 3 item 5
+        app.register_blueprint(more)
+    app.url_value_preprocessor(login_face.allow_photo_upload)
+    from idp.web.register import bp as register_bp
+
+    app.register_blueprint(register_bp)
     app.jinja_env.globals.update(lang_url=lang_url, id_type_label=messages.id_type_label,
                                  realname_label=messages.realname_label)
     app.after_request(_remember_language)

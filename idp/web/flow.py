@@ -24,7 +24,14 @@ from idp.i18n import SUPPORTED
 from idp.login_tx import LoginTransaction
 from idp.oidc.logout import LogoutNotice, end_browser_session
 from idp.platform import current_platform
-from idp.web.sso import acr_for_level, clear_sso_cookie, current_sso, set_sso_cookie
+from idp.realname import agreements
+from idp.web.sso import (
+    acr_for_level,
+    clear_sso_cookie,
+    current_sso,
+    level_of_acr,
+    set_sso_cookie,
+)
 
 RESUME_PATH = "/authorize/resume"
 
@@ -96,6 +103,24 @@ def tx_args(tx: LoginTransaction | None) -> dict[str, Any]:
 
 
 def done_url(tx: LoginTransaction | None) -> str:
+    """Back to the waiting client — through step-up when the session's level is too low."""
+    return stepup_url(current_sso(), tx) or client_return_url(tx)
+
+
+def stepup_url(s: SsoSession | None, tx: LoginTransaction | None) -> str | None:
+    """The step-up page when an OIDC request wants a higher level than ``s`` has (issue 3 §5).
+
+    Instead of sending the person on to ``access_denied`` (client minimum) or to a code at
+    a lower level (``acr_values``), offer the missing factor (idp.web.stepup).
+    """
+    if tx is None or s is None or not s.complete or tx.extra.get("kind") != "login":
+        return None
+    if level_of_acr(s.acr) >= tx.min_level:
+        return None
+    return url_for("stepup.page", tx=tx.id)
+
+
+def client_return_url(tx: LoginTransaction | None) -> str:
     if tx is not None:
         # Another protocol front-end (CAS) may name its own local resume path.
         resume = tx.extra.get("resume")
@@ -110,25 +135,34 @@ def next_url(s: SsoSession, tx: LoginTransaction | None) -> str:
         return url_for("login.second_factor", **tx_args(tx))
     if "password_change" in s.pending:
         return url_for("login.password_change", **tx_args(tx))
+    if "agreement" in s.pending:
+        return url_for("register.resign", **tx_args(tx))
     if tx is not None and tx.need_mfa and "mfa" not in s.amr:
         # The client demands a second factor the person has not set up yet: enrol now.
         return url_for("account.totp", **tx_args(tx))
-    return done_url(tx)
+    return stepup_url(s, tx) or client_return_url(tx)
 
 
 # -- sessions --------------------------------------------------------------------------------
 
 def begin_session(db: Session, person: Person, amr: list[str],
-                  tx: LoginTransaction | None) -> Response:
-    """Start a fresh SSO session after a first factor; pending steps keep it unusable."""
+                  tx: LoginTransaction | None, level: int | None = None) -> Response:
+    """Start a fresh SSO session after a first factor; pending steps keep it unusable.
+
+    ``level`` overrides the account's real-name level when the method proves more (face)
+    or less (QR from an app signed in more weakly) than it (DESIGN.md "Assurance").
+    """
     pending = []
     if totp(db).enabled(person):
         pending.append("totp")
     if person.must_change_password:
         pending.append("password_change")
+    if agreements.needs_resign(db, person.id, current_platform().settings.agreement_version):
+        pending.append("agreement")  # a new service agreement version (issue 3 item 6)
     sessions = current_platform().sessions
+    level = person.realname_level if level is None else level
     s = sessions.start(person_id=person.id, sub=person.sub, epoch=person.security_epoch,
-                       amr=amr, acr=acr_for_level(person.realname_level), pending=pending)
+                       amr=amr, acr=acr_for_level(level), pending=pending)
     old = current_sso(include_pending=True)
     if old is not None and old.sid != s.sid:
         if old.person_id == person.id:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 07:39:31.390874
+Create Date: 2026-11-22 07:55:57.205149
 """
 
 from alembic import op
@@ -43,6 +43,62 @@ def upgrade() -> None:
         batch_op.create_index("ix_audit_record_at", ["at"], unique=False)
         batch_op.create_index("ix_audit_record_target", ["target"], unique=False)
 
+    op.create_table(
+        "cas_service",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("match", sa.String(length=8), nullable=False),
+        sa.Column("pattern", sa.String(length=500), nullable=False),
+        sa.Column("scope", sa.String(length=500), nullable=False),
+        sa.Column("slo_url", sa.String(length=500), nullable=True),
+        sa.Column("allow_logout_redirect", sa.Boolean(), nullable=False),
+        sa.Column("allowed_account_kinds", sa.JSON(), nullable=False),
+        sa.Column("min_realname_level", sa.Integer(), nullable=False),
+        sa.Column("require_mfa", sa.Boolean(), nullable=False),
+        sa.Column("allow_idcard", sa.Boolean(), nullable=False),
+        sa.Column("disabled", sa.Boolean(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_cas_service")),
+    )
+    op.create_table(
+        "federation_directory",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("blind_index", sa.String(length=64), nullable=False),
+        sa.Column("home_node", sa.String(length=300), nullable=False),
+        sa.Column("via", sa.String(length=300), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_federation_directory")),
+        sa.UniqueConstraint("blind_index", name=op.f("uq_federation_directory_blind_index")),
+    )
+    with op.batch_alter_table("federation_directory", schema=None) as batch_op:
+        batch_op.create_index("ix_federation_directory_home", ["home_node"], unique=False)
+
+    op.create_table(
+        "federation_key",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("kid", sa.String(length=64), nullable=False),
+        sa.Column("alg", sa.String(length=8), nullable=False),
+        sa.Column("public_jwk", sa.JSON(), nullable=False),
+        sa.Column("private_jwk_enc", sa.Text(), nullable=False),
+        sa.Column("active", sa.Boolean(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("publish_until", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_federation_key")),
+        sa.UniqueConstraint("kid", name=op.f("uq_federation_key_kid")),
+    )
+    op.create_table(
+        "federation_subordinate",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("entity_id", sa.String(length=300), nullable=False),
+        sa.Column("node_level", sa.String(length=16), nullable=False),
+        sa.Column("region", sa.String(length=6), nullable=False),
+        sa.Column("jwks", sa.JSON(), nullable=False),
+        sa.Column("active", sa.Boolean(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_federation_subordinate")),
+        sa.UniqueConstraint("entity_id", name=op.f("uq_federation_subordinate_entity_id")),
+    )
     op.create_table(
         "oidc_client",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -143,6 +199,27 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_staff_member")),
         sa.UniqueConstraint("key", name=op.f("uq_staff_member_key")),
     )
+    op.create_table(
+        "agreement_acceptance",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("person_id", sa.Integer(), nullable=False),
+        sa.Column("version", sa.String(length=32), nullable=False),
+        sa.Column("text_sha256", sa.String(length=64), nullable=False),
+        sa.Column("channel", sa.String(length=16), nullable=False),
+        sa.Column("accepted_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["person_id"],
+            ["person.id"],
+            name=op.f("fk_agreement_acceptance_person_id_person"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_agreement_acceptance")),
+    )
+    with op.batch_alter_table("agreement_acceptance", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_agreement_acceptance_person_id"), ["person_id"], unique=False
+        )
+
     op.create_table(
         "legal_person",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -414,6 +491,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_legal_person_representative_person_id"))
 
     op.drop_table("legal_person")
+    with op.batch_alter_table("agreement_acceptance", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_agreement_acceptance_person_id"))
+
+    op.drop_table("agreement_acceptance")
     op.drop_table("staff_member")
     op.drop_table("staff_local_account")
     with op.batch_alter_table("person", schema=None) as batch_op:
@@ -422,6 +503,13 @@ def downgrade() -> None:
     op.drop_table("person")
     op.drop_table("oidc_signing_key")
     op.drop_table("oidc_client")
+    op.drop_table("federation_subordinate")
+    op.drop_table("federation_key")
+    with op.batch_alter_table("federation_directory", schema=None) as batch_op:
+        batch_op.drop_index("ix_federation_directory_home")
+
+    op.drop_table("federation_directory")
+    op.drop_table("cas_service")
     with op.batch_alter_table("audit_record", schema=None) as batch_op:
         batch_op.drop_index("ix_audit_record_target")
         batch_op.drop_index("ix_audit_record_at")
