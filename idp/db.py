@@ -7,11 +7,13 @@ are Alembic migrations; `create_schema` exists only for throwaway test databases
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated
 
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -63,15 +65,41 @@ class Database:
         if url.startswith("sqlite"):
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
         else:
-            kwargs.update(pool_pre_ping=True, pool_size=10, max_overflow=20)
+            # No pool_pre_ping: it costs a round trip on every checkout, i.e. on every
+            # request (issue 2 "Performance"). `_ping_if_idle` checks only connections that
+            # sat idle long enough for the server or a firewall to have dropped them.
+            kwargs.update(pool_size=10, max_overflow=20, pool_recycle=1800)
         self.engine: Engine = create_engine(url, **kwargs)
         if url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)
+        else:
+            event.listen(self.engine, "checkin", _mark_checkin)
+            event.listen(self.engine, "checkout", _ping_if_idle)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @property
     def is_sqlite(self) -> bool:
         return self.url.startswith("sqlite")
+
+    @contextmanager
+    def reader(self) -> Iterator[Session]:
+        """A read-only unit of work without a transaction: no BEGIN, no COMMIT.
+
+        For hot read paths (token checks, userinfo): each statement sees committed data on
+        its own (autocommit), which saves two round trips per request on PostgreSQL. Never
+        write through it — several writes would not be atomic; open `session` for that.
+        """
+        if self.is_sqlite:  # SQLite has no round trips to save
+            with self.session() as session:
+                yield session
+            return
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+            session = Session(bind=conn, expire_on_commit=False)
+            try:
+                yield session
+            finally:
+                session.close()
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -93,6 +121,33 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+IDLE_PING_SECONDS = 10.0
+
+
+def _mark_checkin(_dbapi_connection, record) -> None:  # type: ignore[no-untyped-def]
+    record.info["idle_since"] = time.monotonic()
+
+
+def _ping_if_idle(dbapi_connection, record, _proxy) -> None:  # type: ignore[no-untyped-def]
+    """Pessimistic disconnect check, only after `IDLE_PING_SECONDS` of idleness.
+
+    A busy pool never pays for it; a connection that sat idle (a database restart, an
+    idle-timeout in between) is tested and, if dead, replaced before the request uses it.
+    """
+    since = record.info.get("idle_since")
+    if since is None or time.monotonic() - since < IDLE_PING_SECONDS:
+        return
+    try:
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("SELECT 1")
+        finally:
+            cursor.close()
+        dbapi_connection.rollback()
+    except Exception as exc:  # noqa: BLE001 - any failure means the connection is unusable
+        raise DisconnectionError() from exc
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]

@@ -99,6 +99,9 @@ def serve(host: str, port: int, workers: int | None, threads: int, server: str) 
     # argon2id takes 19 MiB per hash; glibc's per-thread malloc arenas would keep that
     # memory after the burst. Two arenas keep worker RSS flat (bench/README.md).
     os.environ.setdefault("MALLOC_ARENA_MAX", "2")
+    # A fixed mmap threshold: glibc otherwise raises it to 19 MiB after the first argon2id
+    # buffer is freed, and later buffers stay in the heap instead of going back to the OS.
+    os.environ.setdefault("MALLOC_MMAP_THRESHOLD_", str(1024 * 1024))
     if not Path(argv[0]).exists() and shutil.which(argv[0]) is None:
         raise click.ClickException(f"{server} is not installed in this environment")
     sys.stdout.flush()

@@ -22,6 +22,9 @@ class Store(Protocol):
     def get(self, key: str) -> str | None:
         """Return the value, or None if absent or expired."""
 
+    def mget(self, *keys: str) -> list[str | None]:
+        """`get` of several keys in one round trip, in order."""
+
     def set(self, key: str, value: str, ttl: int) -> None:
         """Store a value that expires after ``ttl`` seconds."""
 
@@ -94,6 +97,11 @@ class MemoryStore:
             value = self._live(key)
             return value if isinstance(value, str) else None
 
+    def mget(self, *keys: str) -> list[str | None]:
+        with self._lock:
+            values = [self._live(key) for key in keys]
+        return [v if isinstance(v, str) else None for v in values]
+
     def set(self, key: str, value: str, ttl: int) -> None:
         with self._lock:
             self._sweep()
@@ -163,6 +171,11 @@ class RedisStore:
 
     def get(self, key: str) -> str | None:
         return self._redis.get(self._k(key))  # type: ignore[return-value]
+
+    def mget(self, *keys: str) -> list[str | None]:
+        if not keys:
+            return []
+        return self._redis.mget([self._k(k) for k in keys])  # type: ignore[return-value]
 
     def set(self, key: str, value: str, ttl: int) -> None:
         self._redis.set(self._k(key), value, ex=max(1, ttl))

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -19,6 +19,12 @@ from idp.audit.models import AuditHead, AuditRecord
 from idp.db import utcnow
 
 GENESIS = "0" * 64
+# Statements built once (hot paths audit every token issued).
+_HEAD = AuditHead.__table__
+_BUMP = (update(_HEAD).where(_HEAD.c.id == 1).values(seq=_HEAD.c.seq + 1)
+         .returning(_HEAD.c.seq, _HEAD.c.last_hash))
+_LINK = update(_HEAD).where(_HEAD.c.id == 1).values(last_hash=bindparam("digest"))
+_INSERT = insert(AuditRecord.__table__)
 
 
 def _digest(prev_hash: str, seq: int, at: dt.datetime, actor: str, action: str, target: str,
@@ -37,28 +43,27 @@ def record(session: Session, *, actor: str, action: str, target: str = "",
     """Append one event in the caller's transaction, so it commits with the operation."""
     details = details or {}
     # Row lock on the head (PostgreSQL) / write lock (SQLite) orders concurrent appends.
-    if not _bump_head(session):
+    # Core statements, three round trips: bump-and-read, insert, link (hot paths audit).
+    head = _bump_head(session)
+    if head is None:
         _create_head(session)
-        _bump_head(session)
-    # populate_existing: one round trip that also refreshes a head already in the session.
-    head = session.execute(select(AuditHead).where(AuditHead.id == 1)
-                           .execution_options(populate_existing=True)).scalar_one()
+        head = _bump_head(session)
+        assert head is not None
+    seq, prev_hash = head
     at = utcnow()
-    digest = _digest(head.last_hash, head.seq, at, actor, action, target, outcome, address,
-                     details)
-    entry = AuditRecord(seq=head.seq, at=at, actor=actor, action=action, target=target,
-                        outcome=outcome, address=address, details=details,
-                        prev_hash=head.last_hash, hash=digest)
-    session.add(entry)
-    head.last_hash = digest
-    session.flush()
-    return entry
+    digest = _digest(prev_hash, seq, at, actor, action, target, outcome, address, details)
+    values = dict(seq=seq, at=at, actor=actor, action=action, target=target, outcome=outcome,
+                  address=address, details=details, prev_hash=prev_hash, hash=digest)
+    session.execute(_INSERT, values)
+    session.execute(_LINK, {"digest": digest})
+    session.flush()  # as before: the caller's pending changes are written with the event
+    return AuditRecord(**values)
 
 
-def _bump_head(session: Session) -> bool:
-    bumped = session.execute(update(AuditHead).where(AuditHead.id == 1)
-                             .values(seq=AuditHead.seq + 1))
-    return bool(bumped.rowcount)  # type: ignore[attr-defined]
+def _bump_head(session: Session) -> tuple[int, str] | None:
+    """Take the next sequence number; returns it with the previous hash (None: no head)."""
+    row = session.execute(_BUMP).first()
+    return None if row is None else (int(row[0]), str(row[1]))
 
 
 def _create_head(session: Session) -> None:

@@ -20,8 +20,11 @@ ACTOR = "cli"
 
 def _platform():  # type: ignore[no-untyped-def]
     from idp.cli import get_platform
+    from idp.oidc import runtime
 
-    return get_platform()
+    platform = get_platform()
+    runtime.clients(platform)  # client changes made here reach the servers' caches
+    return platform
 
 
 def _fail(message: str) -> None:

@@ -109,7 +109,8 @@ def revoke_app(platform: Platform, session: Session, person: Person, client_id: 
     Changes are in the caller's transaction; send the returned notices with
     `idp.oidc.logout.send_notices` after committing.
     """
-    if not isinstance(client_id, str) or not client_id or len(client_id) > MAX_CLIENT_ID:
+    if (not isinstance(client_id, str) or not client_id or len(client_id) > MAX_CLIENT_ID
+            or not client_id.isprintable()):  # PostgreSQL refuses NUL in text
         return None
     client = session.scalars(select(Client).where(Client.client_id == client_id)).one_or_none()
     had_consent = bool(consent.granted_scopes(session, person.id, client_id))

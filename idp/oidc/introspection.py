@@ -17,7 +17,7 @@ from idp.oidc import refresh
 from idp.oidc.client_auth import CONFIDENTIAL_METHODS
 from idp.oidc.models import RefreshToken
 from idp.oidc.tokens import VerifiedAccessToken
-from idp.oidc.userinfo import live_person
+from idp.oidc.userinfo import live_person_snapshot
 
 
 @dataclass
@@ -53,7 +53,8 @@ class IntrospectionEndpoint(_IntrospectionEndpoint):
 
     def _access(self, verified: VerifiedAccessToken) -> Introspected:
         claims = verified.claims
-        active = verified.person_id is None or live_person(self.server.db(), verified) is not None
+        active = (verified.person_id is None
+                  or live_person_snapshot(self.server.db(), verified) is not None)
         payload = {k: claims[k] for k in ("scope", "client_id", "sub", "aud", "iss", "exp",
                                           "iat", "jti", "acr", "auth_time", "sid")
                    if k in claims}

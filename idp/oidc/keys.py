@@ -16,7 +16,7 @@ import datetime as dt
 import json
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from joserfc.jwk import ECKey, KeySet, RSAKey, import_key
 from sqlalchemy import delete, select
@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from idp.crypto import DataProtector, random_token
 from idp.db import Database, utcnow
+from idp.oidc import compact
 from idp.oidc.models import SigningKey
 
 SUPPORTED_ALGS = ("ES256", "RS256")
@@ -38,6 +39,9 @@ class LoadedKeys:
     public: KeySet  # every published key, for verification
     jwks: dict[str, list[dict[str, object]]]
     loaded_at: float
+    # The same keys for compact.py, the direct path of access tokens.
+    compact_signers: dict[str, compact.Signer] = field(default_factory=dict)
+    verifiers: dict[str, tuple[str, object]] = field(default_factory=dict)
 
 
 def _generate(alg: str) -> ECKey | RSAKey:
@@ -126,7 +130,12 @@ class KeyRing:
                 signers[r.alg] = import_key({**data, "kid": r.kid, "alg": r.alg})  # type: ignore[assignment]
         jwks = {"keys": [dict(r.public_jwk) for r in published]}
         public = KeySet([import_key(dict(r.public_jwk)) for r in published])
-        return LoadedKeys(signers, public, jwks, time.monotonic())  # type: ignore[arg-type]
+        compact_signers = {alg: compact.Signer(str(k.kid), alg, k.private_key)
+                           for alg, k in signers.items()}
+        verifiers = {str(k.kid): (str(k.alg), k.public_key) for k in public.keys
+                     if k.kid and k.alg in SUPPORTED_ALGS}
+        return LoadedKeys(signers, public, jwks, time.monotonic(),  # type: ignore[arg-type]
+                          compact_signers, verifiers)
 
     def signer(self, alg: str | None = None) -> ECKey | RSAKey:
         """The private key that signs new tokens with ``alg`` (created on first use)."""
@@ -139,6 +148,18 @@ class KeyRing:
                 self._ensure(session, alg)
             loaded = self.reload()
         return loaded.signers[alg]
+
+    def compact_signer(self, alg: str | None = None) -> compact.Signer:
+        """`signer` for compact.py (access tokens)."""
+        alg = alg or self.default_alg
+        key = self.signer(alg)
+        return self._current().compact_signers.get(alg) or compact.Signer(
+            str(key.kid), alg, key.private_key)
+
+    def verifiers(self, kid: str | None) -> dict[str, tuple[str, object]]:
+        """Published keys by kid for compact.py; reloaded like `public_keys`."""
+        self.public_keys(kid)
+        return self._current().verifiers
 
     def public_keys(self, kid: str | None = None) -> KeySet:
         """Published keys; reload once when ``kid`` is unknown (rotated elsewhere)."""

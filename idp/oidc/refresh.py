@@ -11,7 +11,7 @@ import datetime as dt
 import logging
 
 from authlib.oauth2.rfc6749 import InvalidGrantError, grants
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from idp.accounts.models import Person
@@ -25,6 +25,18 @@ from idp.oidc.tokens import AuthorizedPerson
 
 log = logging.getLogger(__name__)
 MAX_TOKEN_LENGTH = 128
+_TABLE = RefreshToken.__table__  # type: ignore[attr-defined]
+_PERSON_COLUMNS = [Person.__table__.c[name] for name in (  # type: ignore[attr-defined]
+    "id", "sub", "status", "security_epoch")]
+# Statements built once: building and hashing a statement costs more than running it.
+_INSERT = insert(_TABLE)
+_FIND_WITH_PERSON = (
+    select(*_TABLE.columns, *[c.label(f"p_{c.name}") for c in _PERSON_COLUMNS])
+    .outerjoin(Person.__table__, Person.__table__.c.id == _TABLE.c.person_id)  # type: ignore[attr-defined]
+    .where(_TABLE.c.token_digest == bindparam("digest")))
+_CLAIM = (update(_TABLE).where(_TABLE.c.id == bindparam("row_id"),
+                               _TABLE.c.rotated_at.is_(None))
+          .values(rotated_at=bindparam("now")))
 
 
 def digest(secret_key: str, token: str) -> str:
@@ -36,15 +48,14 @@ def new_token() -> str:
 
 
 def store(session: Session, secret_key: str, token: str, *, client_id: str,
-          user: AuthorizedPerson, scope: str, ttl: int) -> RefreshToken:
-    """Record a freshly issued refresh token (only its digest)."""
-    row = RefreshToken(token_digest=digest(secret_key, token), family_id=user.gid,
-                       client_id=client_id, person_id=user.person.id, sid=user.sid,
-                       scope=scope, epoch=user.person.security_epoch,
-                       auth_time=user.auth_time, acr=user.acr, amr=list(user.amr),
-                       expires_at=utcnow() + dt.timedelta(seconds=ttl))
-    session.add(row)
-    return row
+          user: AuthorizedPerson, scope: str, ttl: int) -> None:
+    """Record a freshly issued refresh token (only its digest); one Core INSERT."""
+    now = utcnow()
+    session.execute(_INSERT, dict(
+        token_digest=digest(secret_key, token), family_id=user.gid, client_id=client_id,
+        person_id=user.person.id, sid=user.sid, scope=scope, epoch=user.person.security_epoch,
+        auth_time=user.auth_time, acr=user.acr, amr=list(user.amr), issued_at=now,
+        expires_at=now + dt.timedelta(seconds=ttl)))
 
 
 def find(session: Session, secret_key: str, token: object) -> RefreshToken | None:
@@ -52,6 +63,21 @@ def find(session: Session, secret_key: str, token: object) -> RefreshToken | Non
         return None
     return session.scalars(select(RefreshToken).where(
         RefreshToken.token_digest == digest(secret_key, token))).one_or_none()
+
+
+def find_with_person(session: Session, secret_key: str, token: object
+                     ) -> tuple[RefreshToken, Person | None] | None:
+    """`find` for the refresh grant: the token and its person's claim columns in one Core
+    select, as read-only copies (the grant changes rows by statement, never by object)."""
+    if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:
+        return None
+    row = session.execute(_FIND_WITH_PERSON, {"digest": digest(secret_key, token)}).first()
+    if row is None:
+        return None
+    values = row._asdict()
+    person_values = {c.name: values.pop(f"p_{c.name}") for c in _PERSON_COLUMNS}
+    person = Person(**person_values) if person_values["id"] is not None else None
+    return RefreshToken(**values), person
 
 
 def is_live(row: RefreshToken) -> bool:
@@ -82,9 +108,10 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
 
     def authenticate_refresh_token(self, refresh_token):  # type: ignore[no-untyped-def]
         server = self.server
-        row = find(server.db(), server.settings.secret_key, refresh_token)
-        if row is None:
+        found = find_with_person(server.db(), server.settings.secret_key, refresh_token)
+        if found is None:
             return None
+        row, self._person = found
         if row.rotated_at is not None and row.revoked_at is None:
             self._reuse_detected(row)
             return None
@@ -102,16 +129,13 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         super().validate_token_request()
         # Claim the token atomically: of two concurrent uses, only one may win.
         row: RefreshToken = self.request.refresh_token
-        claimed = self.server.db().execute(
-            update(RefreshToken).where(RefreshToken.id == row.id,
-                                       RefreshToken.rotated_at.is_(None))
-            .values(rotated_at=utcnow()))
+        claimed = self.server.db().execute(_CLAIM, {"row_id": row.id, "now": utcnow()})
         if claimed.rowcount != 1:  # type: ignore[attr-defined]
             self._reuse_detected(row)
             raise InvalidGrantError()
 
     def authenticate_user(self, refresh_token: RefreshToken):  # type: ignore[no-untyped-def]
-        person = self.server.db().get(Person, refresh_token.person_id)
+        person = self._person  # read with the token (find_with_person)
         if person is None or not person.is_active or person.security_epoch != refresh_token.epoch:
             return None
         # Refresh tokens are offline grants (OIDC Core §11): tokens minted from them are not

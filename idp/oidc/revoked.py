@@ -25,11 +25,21 @@ class RevocationList:
         if value:
             self._store.set(f"oidc-revoked:{kind}:{value}", "1", self._ttl)
 
+    def keys(self, claims: dict[str, object]) -> list[str]:
+        """The Store keys that would list this token's id, grant or session."""
+        return [f"oidc-revoked:{kind}:{value}" for kind in ("jti", "gid", "sid")
+                if isinstance(value := claims.get(kind), str) and value]
+
     def is_revoked(self, claims: dict[str, object]) -> bool:
-        """True when the token's id, grant or session has been revoked."""
-        for kind in ("jti", "gid", "sid"):
-            value = claims.get(kind)
-            if isinstance(value, str) and value and self._store.get(
-                    f"oidc-revoked:{kind}:{value}") is not None:
-                return True
-        return False
+        """True when the token's id, grant or session has been revoked (one round trip)."""
+        return self.check(claims)[0]
+
+    def check(self, claims: dict[str, object], extra: list[str] | None = None
+              ) -> tuple[bool, list[str | None]]:
+        """`is_revoked`, reading the Store keys ``extra`` in the same round trip."""
+        keys = self.keys(claims)
+        extra = extra or []
+        if not keys and not extra:
+            return False, []
+        values = self._store.mget(*keys, *extra)
+        return any(v is not None for v in values[:len(keys)]), values[len(keys):]

@@ -2,7 +2,8 @@
 
 One instance per app (``app.extensions["oidc"]``). It holds no per-user state: keys are
 cached per process (keys.py), everything else is in the database or the Store. The
-database session of the current request is ``flask.g.oidc_db``, opened by the views.
+database session of the current request is ``flask.g.oidc_db``, opened on first use
+(`db`) in the unit of work of the view.
 """
 
 from __future__ import annotations
@@ -16,12 +17,11 @@ from authlib.oauth2.rfc6749 import OAuth2Request
 from authlib.oauth2.rfc9207 import IssuerParameter
 from flask import Response, g
 from flask import request as flask_request
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from idp.accounts.models import Person
 from idp.audit import service as audit
-from idp.oidc import refresh, runtime
+from idp.oidc import client_cache, refresh, runtime
 from idp.oidc.claims import SUPPORTED_SCOPES
 from idp.oidc.client_auth import PrivateKeyJwt
 from idp.oidc.client_credentials import ClientCredentialsGrant
@@ -56,6 +56,7 @@ class IdpAuthorizationServer(AuthorizationServer):
         self.scopes_supported = list(SUPPORTED_SCOPES)
         self.keys = runtime.keyring(platform)
         self.revoked = runtime.revocations(platform)
+        self.clients = runtime.clients(platform)
         self.codes = CodeStore(platform.store, settings.secret_key,
                                settings.authorization_code_ttl)
         self.verifier = AccessTokenVerifier(settings.issuer, self.keys, platform.protector,
@@ -76,8 +77,11 @@ class IdpAuthorizationServer(AuthorizationServer):
     # -- ports ------------------------------------------------------------------------------
 
     def db(self) -> Session:
-        """The request's database session (opened by the view)."""
-        return g.oidc_db  # type: ignore[no-any-return]
+        """The request's database session, opened on first use within the view's unit of work."""
+        session = g.get("oidc_db")
+        if session is None:
+            session = g.oidc_db = g.oidc_db_open()
+        return session  # type: ignore[no-any-return]
 
     def remote_addr(self) -> str:
         return (flask_request.remote_addr or "")[:64]
@@ -87,16 +91,18 @@ class IdpAuthorizationServer(AuthorizationServer):
 
     # -- authlib hooks ----------------------------------------------------------------------
 
-    def query_client(self, client_id: Any) -> Client | None:
+    def query_client(self, client_id: Any, version: Any = ...) -> Client | None:
+        """The active client ``client_id``; ``version`` is the client cache version when the
+        caller has already read it from the Store (one round trip fewer)."""
         if not isinstance(client_id, str) or not 0 < len(client_id) <= MAX_CLIENT_ID_LENGTH:
             return None
         if not (client_id.isascii() and client_id.isprintable()):
             return None  # issued ids are URL-safe; PostgreSQL refuses NUL in text anyway
-        client = self.db().scalars(select(Client).where(Client.client_id == client_id)
-                                   ).one_or_none()
+        # Cached per process, re-read whenever any client changed (client_cache.py).
+        client = self.clients.get(client_id, lambda cid: client_cache.load(self.db(), cid),
+                                  version)
         if client is None or client.disabled:
             return None
-        client.node_secret_key = self.settings.secret_key  # type: ignore[attr-defined]
         return client
 
     def save_token(self, token: dict[str, Any], request: OAuth2Request) -> None:
@@ -119,7 +125,9 @@ class IdpAuthorizationServer(AuthorizationServer):
     def create_oauth2_request(self, request: Any) -> OAuth2Request:
         if isinstance(request, OAuth2Request):
             return request
-        return FlaskOAuth2Request(flask_request)
+        # The request object itself, not Flask's context-local proxy: authlib reads the
+        # form a dozen times per request, and each read through the proxy costs a lookup.
+        return FlaskOAuth2Request(flask_request._get_current_object())  # type: ignore[attr-defined]
 
     def handle_response(self, status_code: int, payload: Any, headers: Any) -> Response:
         resp = super().handle_response(status_code, payload, headers)

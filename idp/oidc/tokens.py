@@ -9,17 +9,21 @@ password reset refuses every outstanding token at once without any revocation en
 
 from __future__ import annotations
 
+import binascii
+import json
+import secrets
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from authlib.common.security import generate_token
 from authlib.oauth2.rfc6750 import BearerTokenGenerator
 from joserfc import jwt
 from joserfc.errors import JoseError
 
 from idp.accounts.models import Person
 from idp.crypto import DataProtector, DecryptionError
+from idp.oidc import compact
+from idp.oidc.client_cache import VERSION_KEY
 from idp.oidc.keys import SUPPORTED_ALGS, KeyRing
 from idp.oidc.models import Client
 from idp.oidc.revoked import RevocationList
@@ -63,7 +67,7 @@ class AccessTokenGenerator(BearerTokenGenerator):
         now = int(time.time())
         claims: dict[str, Any] = {
             "iss": self.issuer, "exp": now + self.ttl, "iat": now, "aud": client.client_id,
-            "client_id": client.client_id, "jti": generate_token(22), "scope": scope,
+            "client_id": client.client_id, "jti": secrets.token_urlsafe(16), "scope": scope,
         }
         if user is None:
             claims["sub"] = client.client_id
@@ -74,9 +78,8 @@ class AccessTokenGenerator(BearerTokenGenerator):
                 claims["sid"] = user.sid
             claims["ctx"] = self.protector.encrypt(
                 f"{user.person.id}:{user.person.security_epoch}", _CTX)
-        key = self.keys.signer()
-        header = {"alg": self.keys.default_alg, "typ": "at+jwt", "kid": key.kid}
-        return jwt.encode(header, claims, key, algorithms=[self.keys.default_alg])
+        # compact.py: the header is ours, so the direct path signs exactly what joserfc would.
+        return self.keys.compact_signer().sign("at+jwt", claims)
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,8 @@ class VerifiedAccessToken:
     claims: dict[str, Any]
     person_id: int | None
     epoch: int | None
+    # The client cache version (client_cache.py), when read along with the revocation list.
+    client_version: Any = ...
 
     @property
     def scope(self) -> list[str]:
@@ -101,28 +106,52 @@ class AccessTokenVerifier:
         self.protector = protector
         self.revoked = revoked
 
-    def verify(self, token: str) -> VerifiedAccessToken | None:
-        """The token's claims, or None for anything not a live access token of ours."""
+    def verify(self, token: str, with_client_version: bool = False
+               ) -> VerifiedAccessToken | None:
+        """The token's claims, or None for anything not a live access token of ours.
+
+        ``with_client_version`` also reads the client cache version, in the same Store round
+        trip as the revocation list, for a caller that will look the client up next.
+        """
         if not token or len(token) > MAX_TOKEN_LENGTH or token.count(".") != 2:
             return None
-        try:
-            from joserfc import jws
+        decoded = self._decode(token)
+        if decoded is None:
+            return None
+        header, claims = decoded
+        if header.get("typ") != "at+jwt" or claims.get("iss") != self.issuer:
+            return None
+        exp = claims.get("exp")
+        if not isinstance(exp, int) or exp <= time.time():
+            return None
+        extra = [VERSION_KEY] if with_client_version else []
+        revoked, extra_values = self.revoked.check(claims, extra)
+        if revoked:
+            return None
+        verified = self._with_context(claims)
+        if verified is not None and with_client_version:
+            verified = replace(verified, client_version=extra_values[0])
+        return verified
 
-            kid = jws.extract_compact(token.encode("ascii")).headers().get("kid")
+    def _decode(self, token: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        """Header and claims if the signature is good: compact.py for tokens of the shape we
+        issue, joserfc for anything else (same verdicts, a third of the cost)."""
+        try:
+            kid = json.loads(compact.unb64(token.split(".", 1)[0])).get("kid")
+        except (ValueError, binascii.Error, UnicodeError, AttributeError):
+            kid = None
+        fast = compact.verify(token, self.keys.verifiers(kid if isinstance(kid, str) else None))
+        if isinstance(fast, compact.Verified):
+            return fast.header, fast.claims
+        if fast is None:
+            return None
+        try:
             decoded = jwt.decode(token, self.keys.public_keys(kid if isinstance(kid, str)
                                                              else None),
                                  algorithms=list(SUPPORTED_ALGS))
         except (JoseError, ValueError, UnicodeError, TypeError):
             return None
-        claims = decoded.claims
-        if decoded.header.get("typ") != "at+jwt" or claims.get("iss") != self.issuer:
-            return None
-        exp = claims.get("exp")
-        if not isinstance(exp, int) or exp <= time.time():
-            return None
-        if self.revoked.is_revoked(claims):
-            return None
-        return self._with_context(claims)
+        return decoded.header, decoded.claims
 
     def _with_context(self, claims: dict[str, Any]) -> VerifiedAccessToken | None:
         ctx = claims.get("ctx")

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from idp.accounts.models import Person
@@ -66,6 +67,31 @@ def live_person(session: Session, verified: VerifiedAccessToken) -> Person | Non
     return person
 
 
+# What userinfo and introspection read of a person: no password hash, no timestamps.
+_CLAIM_COLUMNS = [Person.__table__.c[name] for name in (  # type: ignore[attr-defined]
+    "id", "sub", "id_type", "id_number_enc", "name_enc", "phone_enc", "status",
+    "realname_level", "security_epoch")]
+_SNAPSHOT = select(*_CLAIM_COLUMNS).where(
+    Person.__table__.c.id == bindparam("person_id"))  # type: ignore[attr-defined]
+
+
+def live_person_snapshot(session: Session, verified: VerifiedAccessToken) -> Person | None:
+    """`live_person` as a read-only, session-less copy of the claim columns.
+
+    One primary-key select through Core (no identity map, no unit of work) on the hot paths
+    that only read; callers that change the person use `live_person`.
+    """
+    if verified.person_id is None:
+        return None
+    row = session.execute(_SNAPSHOT, {"person_id": verified.person_id}).first()
+    if row is None:
+        return None
+    person = Person(**row._asdict())
+    if not person.is_active or person.security_epoch != verified.epoch:
+        return None
+    return person
+
+
 @dataclass
 class UserInfo:
     platform: Platform
@@ -73,13 +99,14 @@ class UserInfo:
 
     def claims(self, session: Session, token: str, client_lookup: Any,
                address: str) -> dict[str, Any]:
-        verified = self.verifier.verify(token)
+        verified = self.verifier.verify(token, with_client_version=True)
         if verified is None:
             raise BearerError("invalid_token", "The access token is invalid.", 401)
         if "openid" not in verified.scope:
             raise BearerError("insufficient_scope", "The token lacks the openid scope.", 403)
-        person = live_person(session, verified)
-        client: Client | None = client_lookup(verified.claims.get("client_id"))
+        person = live_person_snapshot(session, verified)
+        client: Client | None = client_lookup(verified.claims.get("client_id"),
+                                              verified.client_version)
         if person is None or client is None:
             raise BearerError("invalid_token", "The access token is invalid.", 401)
         accounts = Accounts(session, self.platform.protector, self.platform.hasher)
@@ -87,7 +114,10 @@ class UserInfo:
         result = {"sub": verified.claims["sub"],
                   **claims_for(ClaimContext(accounts, person, client), scope)}
         if "id_number" in result:
-            audit.record(session, actor=f"client:{client.client_id}",
-                         action="oidc:userinfo:idcard", target=f"person:{person.id}",
-                         address=address)
+            # The caller's session is a transaction-less reader (views.userinfo): the audit
+            # record, a multi-statement write, gets a transaction of its own.
+            with self.platform.db.session() as audit_session:
+                audit.record(audit_session, actor=f"client:{client.client_id}",
+                             action="oidc:userinfo:idcard", target=f"person:{person.id}",
+                             address=address)
         return result

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Callable
+from contextlib import ExitStack
 from typing import Any
 
 from authlib.oauth2 import OAuth2Error
@@ -28,14 +29,21 @@ def server() -> IdpAuthorizationServer:
     return current_app.extensions["oidc"]  # type: ignore[no-any-return]
 
 
-def _in_transaction(work: Callable[[], Response]) -> Response:
+def _in_transaction(work: Callable[[], Response], read_only: bool = False) -> Response:
+    """Run ``work`` with the request's database session (`IdpAuthorizationServer.db`): a
+    transaction, or for endpoints that never write a transaction-less reader
+    (db.Database.reader: no BEGIN/COMMIT round trips). The session is opened only when
+    first used — a client_credentials grant with a cached client needs none at all."""
     server().keys.warm()
-    with current_platform().db.session() as db:
-        g.oidc_db = db
+    db = current_platform().db
+    with ExitStack() as stack:
+        g.oidc_db_open = lambda: stack.enter_context(db.reader() if read_only
+                                                      else db.session())
         try:
             return work()
         finally:
             g.pop("oidc_db", None)
+            g.pop("oidc_db_open", None)
 
 
 def _oauth_json_error(error: str, description: str, status: int = 400) -> Response:
@@ -45,10 +53,10 @@ def _oauth_json_error(error: str, description: str, status: int = 400) -> Respon
     return resp
 
 
-def _protocol(work: Callable[[], Response]) -> Response:
+def _protocol(work: Callable[[], Response], read_only: bool = False) -> Response:
     """Run a token-style endpoint; malformed input becomes ``invalid_request``, never a 500."""
     try:
-        return _in_transaction(work)
+        return _in_transaction(work, read_only)
     except ValueError:  # authlib refuses to echo non-ASCII input in an error description
         return _oauth_json_error("invalid_request", "Malformed request.")
 
@@ -109,7 +117,8 @@ def authorize_consent() -> Response:
 
     def work() -> Response:
         if allowed:
-            consent.remember(g.oidc_db, sso.person_id, tx.client_id, tx.extra.get("scope", ""))
+            consent.remember(server().db(), sso.person_id, tx.client_id,
+                             tx.extra.get("scope", ""))
         platform.login_txs.finish(tx.id)
         return authorize.handle(server(), multi, tx, consent_given=allowed)
 
@@ -126,7 +135,8 @@ def token() -> Response:
 
 @bp.post("/introspect")
 def introspect() -> Response:
-    return _protocol(lambda: server().create_endpoint_response("introspection"))
+    # RFC 7662 only reads; nothing it does needs a transaction.
+    return _protocol(lambda: server().create_endpoint_response("introspection"), read_only=True)
 
 
 @bp.post("/revoke")
@@ -144,13 +154,14 @@ def userinfo() -> Response:
         found = bearer_token(request.headers.get("Authorization"), form_token,
                              request.method, urlencoded)
         claims = UserInfo(current_platform(), srv.verifier).claims(
-            g.oidc_db, found, srv.query_client, srv.remote_addr())
+            server().db(), found, srv.query_client, srv.remote_addr())
         resp = jsonify(claims)
         resp.headers["Cache-Control"] = "no-store"
         return resp
 
     try:
-        return _in_transaction(work)
+        # Reads only; the audit record of an ``idcard`` release opens its own transaction.
+        return _in_transaction(work, read_only=True)
     except BearerError as exc:
         resp = _oauth_json_error(exc.error, exc.description, exc.status)
         resp.headers["WWW-Authenticate"] = exc.www_authenticate
@@ -190,7 +201,7 @@ def end_session() -> Response:
             return Response(render_template("oidc/logout_confirm.html", params=params),
                             mimetype="text/html")
         if sso is not None:
-            notices.extend(logout.end_browser_session(platform, g.oidc_db, sso.sid,
+            notices.extend(logout.end_browser_session(platform, server().db(), sso.sid,
                                                       "rp_initiated", address=srv.remote_addr()))
         resp = srv.create_endpoint_response("end_session", req)
         if resp is None:

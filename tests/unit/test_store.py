@@ -29,6 +29,21 @@ def test_set_get_and_delete(store):
     store.delete()  # no keys: no error
 
 
+def test_mget_reads_several_keys_in_order(store):
+    store.set("a", "1", 60)
+    store.set("c", "3", 60)
+    store.sadd("s", "m", 60)  # not a string value: reads as absent, like `get`
+    assert store.mget("a", "b", "c", "s") == ["1", None, "3", None]
+    assert store.mget() == []
+
+
+def test_mget_skips_expired_keys(store):
+    store.set("gone", "v", 1)
+    store.set("kept", "w", 60)
+    time.sleep(1.1)
+    assert store.mget("gone", "kept") == [None, "w"]
+
+
 def test_value_expires(store):
     store.set("short", "v", 1)
     assert store.get("short") == "v"
