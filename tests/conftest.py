@@ -17,12 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner, Result
 from flask import Flask
 from flask.testing import FlaskClient
 
 from idp import create_app
 from idp.accounts.models import Person
 from idp.accounts.service import Accounts
+from idp.cli import get_platform, main
 from idp.platform import Platform
 from idp.settings import Settings
 from idp.store import MemoryStore, RedisStore, Store
@@ -144,3 +146,24 @@ def make_citizen(platform: Platform):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def citizen(make_citizen) -> Citizen:  # type: ignore[no-untyped-def]
     return make_citizen()  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def idp_cli(platform: Platform, monkeypatch) -> Iterator:  # type: ignore[no-untyped-def,type-arg]
+    """``idp_cli("accounts", "show", "…", input=…)`` → click `Result` on the test database."""
+    monkeypatch.setenv("IDP_DATABASE_URL", platform.settings.database_url)
+    monkeypatch.setenv("IDP_TESTING", "true")
+    monkeypatch.delenv("IDP_REDIS_URL", raising=False)
+    monkeypatch.setenv("IDP_DATA_KEY", platform.settings.data_key)
+    monkeypatch.setenv("IDP_SECRET_KEY", platform.settings.secret_key)
+    for key, value in FAST_ARGON2.items():
+        monkeypatch.setenv(f"IDP_{key.upper()}", str(value))
+    get_platform.cache_clear()  # functools.cache'd: built from the environment once
+
+    def run(*args: str, input: str | bytes | None = None) -> Result:  # noqa: A002
+        return CliRunner().invoke(main, list(args), input=input, catch_exceptions=False)
+
+    yield run
+    if get_platform.cache_info().currsize:
+        get_platform().db.dispose()
+    get_platform.cache_clear()

@@ -5,22 +5,14 @@ from __future__ import annotations
 import json
 
 import pytest
-from click.testing import CliRunner
 
-from idp.cli import main
 from tests.cas.conftest import SERVICE
 
 
 @pytest.fixture
-def run(app, backend, monkeypatch):  # type: ignore[no-untyped-def]
-    monkeypatch.setenv("IDP_DATABASE_URL", backend.database_url)
-    monkeypatch.setenv("IDP_TESTING", "true")
-    runner = CliRunner()
-
-    def invoke(*args: str):  # type: ignore[no-untyped-def]
-        return runner.invoke(main, list(args), catch_exceptions=False)
-
-    return invoke
+def run(idp_cli):  # type: ignore[no-untyped-def]
+    """``idp …`` on this test's database (tests/conftest.py `idp_cli`)."""
+    return idp_cli
 
 
 def test_create_list_disable(run, client):

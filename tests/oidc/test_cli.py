@@ -5,23 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
-from click.testing import CliRunner
-
-from idp.cli import get_platform, main
 
 
 @pytest.fixture
-def run(app, backend, monkeypatch):
-    monkeypatch.setenv("IDP_DATABASE_URL", backend.database_url)
-    monkeypatch.setenv("IDP_TESTING", "true")
-    get_platform.cache_clear()
-    runner = CliRunner()
-
-    def invoke(*args: str):
-        return runner.invoke(main, list(args), catch_exceptions=False)
-
-    yield invoke
-    get_platform.cache_clear()
+def run(idp_cli):  # type: ignore[no-untyped-def]
+    """``idp …`` on this test's database (tests/conftest.py `idp_cli`)."""
+    return idp_cli
 
 
 def test_clients_create_json_then_list_show_rotate_disable(run, client):
