@@ -69,9 +69,9 @@ def create_app(seed: Sequence[dict[str, Any]] | str | Path | None = None,
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.extensions["simulator"] = Simulator(config, load_records(seed))
 
-    from simulator import admin, authorities, oidc, sms
+    from simulator import admin, authorities, business, oidc, sms
 
-    for module in (authorities, oidc, sms, admin):
+    for module in (authorities, business, oidc, sms, admin):
         app.register_blueprint(module.bp)
 
     @app.errorhandler(HTTPException)

@@ -26,7 +26,7 @@ DOCUMENT_TYPES = ("resident_id", "hk_macao_residence_permit", "taiwan_residence_
 _IMAGE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")
 _PREFIX = {"population_registry": "POP", "carrier": "CAR", "bank": "BNK",
            "social_security": "SSC", "provident_fund": "HPF", "driving_licence": "DLF",
-           "face": "FCE"}
+           "face": "FCE", "business_registry": "BIZ"}
 
 Answer = dict[str, Any]
 Check = Callable[[Any, Answer], tuple["Person | None", Answer]]

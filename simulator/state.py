@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 AUTHORITIES = ("population_registry", "carrier", "bank", "social_security", "provident_fund",
-               "driving_licence", "face", "trusted_platform", "sms")
+               "driving_licence", "face", "trusted_platform", "sms", "business_registry")
 MODES = ("ok", "slow", "down")
 
 

@@ -21,6 +21,7 @@ class Authority(enum.StrEnum):
     DRIVING_LICENCE = "driving_licence"
     FACE = "face"
     TRUSTED_PLATFORM = "trusted_platform"
+    BUSINESS_REGISTRY = "business_registry"  # legal persons: sources/business.py
 
 
 class Verdict(enum.StrEnum):
