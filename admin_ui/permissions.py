@@ -1,0 +1,135 @@
+"""Who may do what in the console: the one permission table (issue 5 item 1, R-53).
+
+Every console page and every admin API operation names an action of `ACTIONS`; the server
+checks the signed-in staff member's roles against it on every request (`may`), whatever
+the navigation showed. Two rules are checked here once, at import, so no later edit can
+break them silently:
+
+- auditors change nothing: no action that ``changes`` state may grant `Role.AUDITOR`;
+- every action names at least one role (an action nobody may do is a typo).
+
+Separation of duties (R-52: the one who asks for an unban can never approve it) is
+`check_not_own_request`, for every two-person operation.
+
+To add an action: add an `Action` line here, guard its view with
+``@staff_required("the.action")`` (pages, `admin_ui.auth`) or
+``@staff_api("the.action")`` (JSON, `admin_ui.api_auth`), and, when it has a page of its
+own, a `NavEntry` in `NAV`. The role-matrix test (tests/admin/test_role_matrix.py) then
+tries every role that is not allowed on it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from idp.staff.directory import N_, Role
+
+A = Role  # short alias for the table below
+EVERYONE = frozenset(Role)
+
+
+@dataclass(frozen=True)
+class Action:
+    """One operation: the roles allowed it, and whether it changes anything."""
+
+    roles: frozenset[Role]
+    changes: bool
+    label: str  # zh-CN, marked for translation; shown in refusals and the audit view
+
+
+ACTIONS: dict[str, Action] = {
+    "console.home": Action(EVERYONE, False, N_("工作台")),
+    "audit.search": Action(frozenset({A.AUDITOR, A.PLATFORM_ADMIN}), False,
+                           N_("查询审计日志")),
+    "audit.export": Action(frozenset({A.AUDITOR, A.PLATFORM_ADMIN}), False,
+                           N_("导出审计日志")),
+    "audit.verify_chain": Action(frozenset({A.AUDITOR, A.PLATFORM_ADMIN}), False,
+                                 N_("校验审计日志完整性")),
+    # Reading a full ID number changes nothing, but is itself audited with a reason (R-70).
+    "person.reveal_id_number": Action(frozenset({A.AUDITOR, A.PLATFORM_ADMIN}), False,
+                                      N_("查看完整证件号码")),
+}
+
+
+@dataclass(frozen=True)
+class NavEntry:
+    """A console menu entry, shown only to roles allowed its action."""
+
+    action: str
+    endpoint: str
+    label: str
+
+
+NAV: tuple[NavEntry, ...] = (
+    NavEntry("console.home", "admin.home", N_("工作台")),
+    NavEntry("audit.search", "admin.audit", N_("审计日志")),
+)
+
+
+ROLE_LABELS: dict[str, str] = {
+    Role.CLERK.value: N_("窗口工作人员"),
+    Role.MANAGER.value: N_("业务主管"),
+    Role.DEPARTMENT_HEAD.value: N_("部门负责人"),
+    Role.AUDITOR.value: N_("审计员"),
+    Role.CLIENT_ADMIN.value: N_("应用管理员"),
+    Role.PLATFORM_ADMIN.value: N_("平台管理员"),
+}
+
+
+class PermissionDenied(Exception):
+    """The staff member's roles do not allow ``action``."""
+
+    code = "forbidden"
+
+    def __init__(self, action: str, reason: str = "role") -> None:
+        super().__init__(action)
+        self.action = action
+        self.reason = reason  # "role" | "own_request" | "unknown_action"
+
+
+def _check_table(actions: dict[str, Action], nav: Iterable[NavEntry]) -> None:
+    for name, action in actions.items():
+        if not action.roles:
+            raise AssertionError(f"action {name!r} grants no role")
+        if action.changes and Role.AUDITOR in action.roles:
+            raise AssertionError(f"action {name!r} changes state: auditors change nothing")
+    for entry in nav:
+        if entry.action not in actions:
+            raise AssertionError(f"nav entry {entry.endpoint!r} names unknown action")
+
+
+_check_table(ACTIONS, NAV)
+
+
+def may(roles: Iterable[Role | str], action: str) -> bool:
+    """True when any of ``roles`` is allowed ``action``; unknown actions are never allowed."""
+    allowed = ACTIONS.get(action)
+    if allowed is None:
+        return False
+    held = {r.value if isinstance(r, Role) else str(r) for r in roles}
+    return any(r.value in held for r in allowed.roles)
+
+
+def require(roles: Iterable[Role | str], action: str) -> None:
+    """Raise `PermissionDenied` unless ``roles`` allow ``action``."""
+    if action not in ACTIONS:
+        raise PermissionDenied(action, "unknown_action")
+    if not may(roles, action):
+        raise PermissionDenied(action)
+
+
+def check_not_own_request(action: str, requested_by: int, deciding: int) -> None:
+    """Separation of duties: the staff member who asked may not decide (R-52).
+
+    ``requested_by`` and ``deciding`` are `StaffMember` ids, stable across sign-ins and
+    directory renames of the display name.
+    """
+    if requested_by == deciding:
+        raise PermissionDenied(action, "own_request")
+
+
+def nav_for(roles: Iterable[Role | str]) -> list[NavEntry]:
+    """The menu a staff member sees: only entries whose action they may do."""
+    held = list(roles)
+    return [entry for entry in NAV if may(held, entry.action)]
