@@ -20,9 +20,9 @@ help: ## List the targets
 venv: $(STAMP) ## Create .venv and install the project with its test tools
 
 # Re-install only when the project's dependencies changed (the stamp is older than them).
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml connectors/python/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[test]'
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[test]' -e connectors/python
 	touch $(STAMP)
 
 services: ## Install (if missing) and start test PostgreSQL, Redis, OpenLDAP; Chromium

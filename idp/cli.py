@@ -40,10 +40,12 @@ def _register_commands() -> None:
     from idp.audit.cli import audit
     from idp.cas.cli import cas_services
     from idp.federation.cli import federation
+    from idp.integration.cli import integration
     from idp.oidc.cli import clients, keys
     from idp.serve import demo, init, serve
 
-    for command in (accounts, audit, cas_services, clients, federation, keys, serve, demo, init):
+    for command in (accounts, audit, cas_services, clients, federation, integration, keys,
+                    serve, demo, init):
         main.add_command(command)
 
 
