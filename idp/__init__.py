@@ -44,13 +44,14 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     errors.init_app(app)
     security_headers.init_app(app)
 
+    from admin_ui import init_app as init_admin
     from idp.api import init_app as init_api
     from idp.cas import init_app as init_cas
     from idp.federation.api import init_app as init_federation
     from idp.oidc import init_app as init_oidc
     from idp.web import init_app as init_web
 
-    for init in (init_oidc, init_web, init_api, init_cas, init_federation):
+    for init in (init_oidc, init_web, init_admin, init_api, init_cas, init_federation):
         init(app, platform)
     if settings.debug or settings.testing:
         from idp.web.dev import bp as dev_bp

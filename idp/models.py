@@ -7,5 +7,7 @@ from idp.delegation.models import Grant, GrantScope  # noqa: F401
 from idp.federation.models import DirectoryEntry, FederationKey, Subordinate  # noqa: F401
 from idp.oidc.models import *  # noqa: F401,F403
 from idp.orgs.models import LegalPerson, RepresentativeChange  # noqa: F401
+from idp.orgs.licence import LicenceImage  # noqa: F401
 from idp.realname.models import AgreementAcceptance  # noqa: F401
 from idp.staff.models import LocalStaffAccount, StaffMember  # noqa: F401
+from admin_ui.models import StaffTotpCredential  # noqa: F401

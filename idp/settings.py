@@ -123,6 +123,24 @@ class Settings:
     face_failures_per_address: int = 20  # failed face logins per source address per window
     face_window_seconds: int = 3600
 
+    # Staff console (issue 5; admin_ui): its own session cookie ``idp_staff``, shorter-lived
+    # than citizens' SSO; JSON API callers (counter systems) get opaque bearer tokens.
+    staff_session_idle_timeout: int = 15 * 60
+    staff_session_absolute_lifetime: int = 8 * 3600
+    staff_api_token_lifetime: int = 3600  # absolute; the idle timeout above applies too
+    staff_recheck_seconds: int = 300  # re-read a signed-in staff member from the directory
+
+    # Legal-person accounts opened online (issue 4 items 2, 3; idp/orgs, R-20, R-21, R-23).
+    business_registry_url: str = ""  # empty: the authority gateway (authority_url)
+    elicence_issuer_jwks: str = ""  # e-licence issuer's public JWKS: JSON text or a file path
+    elicence_issuer: str = ""  # expected ``iss`` of e-licences; empty: not checked
+    org_ca_roots: str = ""  # enterprise CA root certificates: PEM text or a PEM file path
+    org_crl_sources: str = ""  # CRLs (PEM/DER): file paths or http(s) URLs, space separated
+    org_crl_timeout_ms: int = 3000  # per CRL download; unavailable CRL = refused (fail closed)
+    licence_image_max_bytes: int = 2 * 1024 * 1024  # uploaded business licence image
+    org_review_days: int = 30  # old representative's grants stay valid this long unless kept
+    org_checks_per_person_daily: int = 20  # registry / certificate checks per person per day
+
     proxy_fix: int = 0  # number of trusted reverse proxies in front (X-Forwarded-*)
     extra: dict[str, Any] = field(default_factory=dict)
 

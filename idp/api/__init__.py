@@ -22,6 +22,9 @@ API_MODULES: list[str] = [
     "idp.realname.api",
     "idp.accounts.api",
     "idp.accounts.selfservice_api",
+    "idp.orgs.api",
+    "admin_ui.api",
+    "idp.delegation.api",
 ]
 
 

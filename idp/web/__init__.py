@@ -47,6 +47,12 @@ def init_app(app: Flask, platform: Platform) -> None:
     from idp.web.register import bp as register_bp
 
     app.register_blueprint(register_bp)
+    from idp.web.orgs import bp as orgs_bp  # legal persons (issue 4 items 2, 3)
+
+    app.register_blueprint(orgs_bp)
+    from idp.web.delegation import bp as delegation_bp
+
+    app.register_blueprint(delegation_bp)  # issue 4 item 4
     app.jinja_env.globals.update(lang_url=lang_url, id_type_label=messages.id_type_label,
                                  realname_label=messages.realname_label)
     app.after_request(_remember_language)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 07:55:57.205149
+Create Date: 2026-11-22 08:28:36.381129
 """
 
 from alembic import op
@@ -312,6 +312,25 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_recovery_code_person_id"), ["person_id"], unique=False)
 
     op.create_table(
+        "staff_totp_credential",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("staff_member_id", sa.Integer(), nullable=False),
+        sa.Column("secret_enc", sa.String(length=255), nullable=False),
+        sa.Column("confirmed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("last_used_step", sa.Integer(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["staff_member_id"],
+            ["staff_member.id"],
+            name=op.f("fk_staff_totp_credential_staff_member_id_staff_member"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_staff_totp_credential")),
+        sa.UniqueConstraint(
+            "staff_member_id", name=op.f("uq_staff_totp_credential_staff_member_id")
+        ),
+    )
+    op.create_table(
         "totp_credential",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("person_id", sa.Integer(), nullable=False),
@@ -395,6 +414,37 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "legal_person_licence_image",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("public_id", sa.String(length=43), nullable=False),
+        sa.Column("legal_person_id", sa.Integer(), nullable=False),
+        sa.Column("uploaded_by", sa.Integer(), nullable=False),
+        sa.Column("content_type", sa.String(length=32), nullable=False),
+        sa.Column("sha256", sa.String(length=64), nullable=False),
+        sa.Column("data", sa.LargeBinary(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["legal_person_id"],
+            ["legal_person.id"],
+            name=op.f("fk_legal_person_licence_image_legal_person_id_legal_person"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["uploaded_by"],
+            ["person.id"],
+            name=op.f("fk_legal_person_licence_image_uploaded_by_person"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_legal_person_licence_image")),
+        sa.UniqueConstraint("public_id", name=op.f("uq_legal_person_licence_image_public_id")),
+    )
+    with op.batch_alter_table("legal_person_licence_image", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_legal_person_licence_image_legal_person_id"),
+            ["legal_person_id"],
+            unique=False,
+        )
+
+    op.create_table(
         "legal_person_representative_change",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("legal_person_id", sa.Integer(), nullable=False),
@@ -467,6 +517,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_legal_person_representative_change_legal_person_id"))
 
     op.drop_table("legal_person_representative_change")
+    with op.batch_alter_table("legal_person_licence_image", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_legal_person_licence_image_legal_person_id"))
+
+    op.drop_table("legal_person_licence_image")
     with op.batch_alter_table("delegation_grant", schema=None) as batch_op:
         batch_op.drop_index("ix_delegation_grant_root_path")
         batch_op.drop_index(batch_op.f("ix_delegation_grant_parent_grant_id"))
@@ -476,6 +530,7 @@ def downgrade() -> None:
 
     op.drop_table("delegation_grant")
     op.drop_table("totp_credential")
+    op.drop_table("staff_totp_credential")
     with op.batch_alter_table("recovery_code", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_recovery_code_person_id"))
 
