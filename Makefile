@@ -34,7 +34,8 @@ services-stop: ## Stop the test services (their data is kept under var/services)
 # The whole suite twice: embedded (SQLite + in-process store) and PostgreSQL + Redis.
 # Tests marked `postgres` need the real services, so the embedded run deselects them
 # (deselected, not skipped: the postgres run executes every test).
-test: services venv ## Run the whole suite on SQLite+memory, then on PostgreSQL+Redis
+test: services venv ## Lint, then the whole suite on SQLite+memory and on PostgreSQL+Redis
+	$(BIN)/ruff check .
 	@status=0; \
 	$(MAKE) --no-print-directory test-embedded || status=1; \
 	$(MAKE) --no-print-directory test-postgres || status=$$((status + 2)); \
