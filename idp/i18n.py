@@ -6,6 +6,7 @@ Accept-Language, then Simplified Chinese.
 
 from __future__ import annotations
 
+from babel import Locale
 from flask import Flask, g, request
 from flask_babel import Babel
 from werkzeug.exceptions import HTTPException
@@ -50,8 +51,20 @@ def select_locale() -> str:
     return _match(best) if best else "zh_CN"  # type: ignore[return-value]
 
 
+# Parsed once: Flask-Babel passes the selector's answer to ``Locale.parse``, which returns a
+# Locale unchanged but re-parses (and normalises against the CLDR list) every string — a
+# measurable part of each page request (bench/README.md, round 2).
+_LOCALES = {tag: Locale.parse(tag) for tag in SUPPORTED}
+
+
+def _selected_locale() -> Locale:
+    tag = select_locale()
+    return _LOCALES.get(tag) or Locale.parse(tag)
+
+
 def init_app(app: Flask) -> None:
-    Babel(app, locale_selector=select_locale, default_translation_directories="web/translations")
+    Babel(app, locale_selector=_selected_locale,
+          default_translation_directories="web/translations")
 
     @app.context_processor
     def _locale() -> dict[str, object]:
