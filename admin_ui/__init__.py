@@ -34,7 +34,13 @@ def build_console(platform: Platform):  # type: ignore[no-untyped-def]
 
 def init_app(app: Flask, platform: Platform) -> None:
     """Register the console pages and its template helpers."""
-    from admin_ui import audit_views  # noqa: F401 - adds its routes to the blueprint
+    import admin_ui.bans  # noqa: F401 - ban and unban pages (issue 5 item 4)
+    import admin_ui.clients  # noqa: F401 - department systems (issue 5 item 6)
+    import admin_ui.dashboard  # noqa: F401 - dashboard (issue 5 item 7)
+    from admin_ui import (
+        audit_views,  # noqa: F401 - adds its routes to the blueprint
+        counter,  # noqa: F401 - counter services (issue 5 items 2, 3)
+    )
     from admin_ui.auth import current_staff
     from admin_ui.permissions import ACTIONS, ROLE_LABELS, may, nav_for
     from admin_ui.views import bp

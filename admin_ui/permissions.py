@@ -49,6 +49,36 @@ ACTIONS: dict[str, Action] = {
     # Reading a full ID number changes nothing, but is itself audited with a reason.
     "person.reveal_id_number": Action(frozenset({A.AUDITOR, A.PLATFORM_ADMIN}), False,
                                       N_("查看完整证件号码")),
+    # Ban and unban: a manager bans and asks; a department head decides.
+    "account.view_history": Action(frozenset({A.CLERK, A.MANAGER, A.DEPARTMENT_HEAD,
+                                              A.AUDITOR}), False, N_("查看账号状态记录")),
+    "account.ban": Action(frozenset({A.MANAGER}), True, N_("封禁账号")),
+    "account.request_unban": Action(frozenset({A.MANAGER}), True, N_("申请解封账号")),
+    "account.approve_unban": Action(frozenset({A.DEPARTMENT_HEAD}), True, N_("批准解封")),
+    "account.refuse_unban": Action(frozenset({A.DEPARTMENT_HEAD}), True, N_("驳回解封")),
+    # Counter services for natural persons: clerks in the service hall.
+    "counter.card_read": Action(frozenset({A.CLERK, A.PLATFORM_ADMIN}), True,
+                                N_("窗口读取身份证")),
+    "counter.register": Action(frozenset({A.CLERK, A.PLATFORM_ADMIN}), True,
+                               N_("窗口注册账号")),
+    "counter.password_reset": Action(frozenset({A.CLERK, A.PLATFORM_ADMIN}), True,
+                                     N_("窗口重置密码")),
+    "counter.print_agreement": Action(frozenset({A.CLERK, A.PLATFORM_ADMIN}), False,
+                                      N_("打印服务协议")),
+    # Department systems: client administrators change, supervisors look.
+    "client.view": Action(frozenset({A.MANAGER, A.DEPARTMENT_HEAD, A.AUDITOR, A.CLIENT_ADMIN,
+                                     A.PLATFORM_ADMIN}), False, N_("查看接入应用")),
+    "client.create": Action(frozenset({A.CLIENT_ADMIN, A.PLATFORM_ADMIN}), True,
+                            N_("登记接入应用")),
+    "client.update": Action(frozenset({A.CLIENT_ADMIN, A.PLATFORM_ADMIN}), True,
+                            N_("修改接入应用")),
+    "client.rotate_secret": Action(frozenset({A.CLIENT_ADMIN, A.PLATFORM_ADMIN}), True,
+                                   N_("更换应用密钥")),
+    "client.disable": Action(frozenset({A.CLIENT_ADMIN, A.PLATFORM_ADMIN}), True,
+                             N_("停用接入应用")),
+    # Dashboard (issue 5 item 7): counts only, no personal data.
+    "dashboard.view": Action(frozenset({A.MANAGER, A.DEPARTMENT_HEAD, A.AUDITOR,
+                                        A.PLATFORM_ADMIN}), False, N_("运行统计")),
 }
 
 
@@ -63,7 +93,12 @@ class NavEntry:
 
 NAV: tuple[NavEntry, ...] = (
     NavEntry("console.home", "admin.home", N_("工作台")),
+    NavEntry("counter.card_read", "admin.counter", N_("窗口业务")),
     NavEntry("audit.search", "admin.audit", N_("审计日志")),
+    NavEntry("account.view_history", "admin.accounts", N_("账号封禁管理")),
+    NavEntry("account.approve_unban", "admin.unban_requests", N_("解封审批")),
+    NavEntry("client.view", "admin.clients_list", N_("接入应用")),
+    NavEntry("dashboard.view", "admin.dashboard", N_("运行统计")),
 )
 
 

@@ -1,6 +1,7 @@
 """Import every domain's models so metadata (Alembic, create_all) sees all tables."""
 
 from admin_ui.models import StaffTotpCredential  # noqa: F401
+from idp.accounts.ban_models import Ban, UnbanRequest  # noqa: F401
 from idp.accounts.models import Person, RecoveryCode, TotpCredential  # noqa: F401
 from idp.audit.models import AuditHead, AuditRecord  # noqa: F401
 from idp.cas.models import CasService  # noqa: F401

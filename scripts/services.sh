@@ -47,6 +47,7 @@ missing_packages() {
     [ -x /usr/sbin/slapd ] || pkgs+=(slapd)
     command -v ldapadd >/dev/null || pkgs+=(ldap-utils)
     [ -x "$CHROMIUM" ] || pkgs+=(chromium)
+    [ -e /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ] || pkgs+=(fonts-noto-cjk)  # Chinese in browser screenshots
     [ -x /usr/sbin/nginx ] || pkgs+=(nginx)  # tests/gateway: the legacy gateway under a real nginx
     echo "${pkgs[@]}"
 }

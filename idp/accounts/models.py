@@ -53,6 +53,7 @@ class Person(Base):
     __table_args__ = (
         UniqueConstraint("id_type", "id_index", name="uq_person_id_type_id_index"),
         Index("ix_person_id_index", "id_index"),
+        Index("ix_person_created_at", "created_at"),  # registrations per day (console)
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

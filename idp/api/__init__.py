@@ -25,6 +25,10 @@ API_MODULES: list[str] = [
     "idp.orgs.api",
     "admin_ui.api",
     "idp.delegation.api",
+    "admin_ui.bans_api",
+    "admin_ui.counter_api",
+    "admin_ui.clients_api",
+    "admin_ui.dashboard",
 ]
 
 

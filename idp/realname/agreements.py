@@ -24,7 +24,7 @@ from idp.realname.models import AgreementAcceptance
 
 TEXT_DIR = Path(__file__).parent / "agreements"
 _VERSION = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._-]{0,31}$")
-CHANNELS = frozenset({"web", "app", "kiosk", "linked"})
+CHANNELS = frozenset({"web", "app", "kiosk", "linked", "counter"})  # counter: on paper
 
 
 class AgreementMissing(LookupError):

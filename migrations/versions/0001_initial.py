@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 08:28:36.381129
+Create Date: 2026-11-22 08:44:21.229663
 """
 
 from alembic import op
@@ -166,6 +166,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("sub", name=op.f("uq_person_sub")),
     )
     with op.batch_alter_table("person", schema=None) as batch_op:
+        batch_op.create_index("ix_person_created_at", ["created_at"], unique=False)
         batch_op.create_index("ix_person_id_index", ["id_index"], unique=False)
 
     op.create_table(
@@ -199,6 +200,32 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_staff_member")),
         sa.UniqueConstraint("key", name=op.f("uq_staff_member_key")),
     )
+    op.create_table(
+        "account_ban",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("person_id", sa.Integer(), nullable=False),
+        sa.Column("banned_by", sa.Integer(), nullable=False),
+        sa.Column("banned_by_actor", sa.String(length=128), nullable=False),
+        sa.Column("department", sa.String(length=128), nullable=False),
+        sa.Column("reason", sa.String(length=200), nullable=False),
+        sa.Column("legal_basis", sa.String(length=200), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("lifted_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("lifted_by_request", sa.Integer(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["banned_by"], ["staff_member.id"], name=op.f("fk_account_ban_banned_by_staff_member")
+        ),
+        sa.ForeignKeyConstraint(
+            ["person_id"],
+            ["person.id"],
+            name=op.f("fk_account_ban_person_id_person"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_account_ban")),
+    )
+    with op.batch_alter_table("account_ban", schema=None) as batch_op:
+        batch_op.create_index("ix_account_ban_person_id", ["person_id", "id"], unique=False)
+
     op.create_table(
         "agreement_acceptance",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -480,6 +507,49 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "unban_request",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("person_id", sa.Integer(), nullable=False),
+        sa.Column("ban_id", sa.Integer(), nullable=False),
+        sa.Column("department", sa.String(length=128), nullable=False),
+        sa.Column("requested_by", sa.Integer(), nullable=False),
+        sa.Column("requested_by_actor", sa.String(length=128), nullable=False),
+        sa.Column("reason", sa.String(length=200), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("decided_by", sa.Integer(), nullable=True),
+        sa.Column("decided_by_actor", sa.String(length=128), nullable=True),
+        sa.Column("decided_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("decision_reason", sa.String(length=200), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["ban_id"],
+            ["account_ban.id"],
+            name=op.f("fk_unban_request_ban_id_account_ban"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["decided_by"],
+            ["staff_member.id"],
+            name=op.f("fk_unban_request_decided_by_staff_member"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["person_id"],
+            ["person.id"],
+            name=op.f("fk_unban_request_person_id_person"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["requested_by"],
+            ["staff_member.id"],
+            name=op.f("fk_unban_request_requested_by_staff_member"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_unban_request")),
+    )
+    with op.batch_alter_table("unban_request", schema=None) as batch_op:
+        batch_op.create_index("ix_unban_request_person_id", ["person_id", "id"], unique=False)
+        batch_op.create_index("ix_unban_request_status", ["status", "department"], unique=False)
+
+    op.create_table(
         "delegation_grant_scope",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("grant_id", sa.Integer(), nullable=False),
@@ -513,6 +583,11 @@ def downgrade() -> None:
         batch_op.drop_index("ix_delegation_grant_scope_client_grant")
 
     op.drop_table("delegation_grant_scope")
+    with op.batch_alter_table("unban_request", schema=None) as batch_op:
+        batch_op.drop_index("ix_unban_request_status")
+        batch_op.drop_index("ix_unban_request_person_id")
+
+    op.drop_table("unban_request")
     with op.batch_alter_table("legal_person_representative_change", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_legal_person_representative_change_legal_person_id"))
 
@@ -550,10 +625,15 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_agreement_acceptance_person_id"))
 
     op.drop_table("agreement_acceptance")
+    with op.batch_alter_table("account_ban", schema=None) as batch_op:
+        batch_op.drop_index("ix_account_ban_person_id")
+
+    op.drop_table("account_ban")
     op.drop_table("staff_member")
     op.drop_table("staff_local_account")
     with op.batch_alter_table("person", schema=None) as batch_op:
         batch_op.drop_index("ix_person_id_index")
+        batch_op.drop_index("ix_person_created_at")
 
     op.drop_table("person")
     op.drop_table("oidc_signing_key")
