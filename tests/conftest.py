@@ -33,6 +33,20 @@ BACKEND = os.environ.get("IDP_TEST_BACKEND", "embedded")
 FAST_ARGON2 = {"argon2_memory_kib": 1024, "argon2_time_cost": 1}
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark tests that touch no test database or store as ``backend_independent``.
+
+    A test sees the backend only through the `backend` fixture (directly or through `app`,
+    `platform`, `client`…) or by being marked ``postgres``; anything else (document rules,
+    processes that run their own embedded `idp demo`, pure units) behaves the same on both
+    backends, so `make test` runs it once, in the embedded pass.
+    """
+    for item in items:
+        if "backend" not in getattr(item, "fixturenames", ()) and not item.get_closest_marker(
+                "postgres"):
+            item.add_marker(pytest.mark.backend_independent)
+
+
 @dataclass
 class Backend:
     database_url: str
