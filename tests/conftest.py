@@ -54,6 +54,22 @@ class Backend:
     redis_url: str = ""
 
 
+def with_signing_keys(url: str) -> None:
+    """Create the node's first signing keys in a template, once: RSA key generation is the
+    larger half of a fresh app's first request, and every test would pay it again."""
+    from idp.crypto import DataProtector
+    from idp.db import Database
+    from idp.oidc.keys import KeyRing
+
+    settings = Settings(testing=True, database_url=url)
+    db = Database(url)
+    try:
+        KeyRing(db, DataProtector(settings.data_key_bytes, settings.data_cipher),
+                settings.signing_alg).reload()
+    finally:
+        db.dispose()
+
+
 @pytest.fixture(scope="session")
 def pg_template() -> Iterator[str]:
     """Name of a PostgreSQL database migrated to head once per session (tests/pg.py)."""
@@ -63,6 +79,30 @@ def pg_template() -> Iterator[str]:
         yield name
 
 
+# Rows every test starts with, restored after each test empties the tables.
+KEPT_TABLES = ("oidc_signing_key",)
+
+
+@dataclass(frozen=True)
+class PgDatabase:
+    url: str
+    kept_rows: dict[str, list[dict]]  # type: ignore[type-arg]
+
+
+@pytest.fixture(scope="session")
+def pg_database(pg_template: str) -> Iterator[PgDatabase]:
+    """URL of a database at head shared by the session's tests (per xdist worker).
+
+    `backend` empties its tables after each test (tests/pg.empty_tables): milliseconds,
+    where cloning a database per test cost ~200 ms.
+    """
+    from tests.pg import fresh_database, snapshot
+
+    with fresh_database(template=pg_template) as url:
+        with_signing_keys(url)
+        yield PgDatabase(url, snapshot(url, KEPT_TABLES))
+
+
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory) -> Path:  # type: ignore[no-untyped-def]
     """A SQLite file migrated to head once per session; each test copies it."""
@@ -70,22 +110,27 @@ def sqlite_template(tmp_path_factory) -> Path:  # type: ignore[no-untyped-def]
 
     path = tmp_path_factory.mktemp("template") / "idp.sqlite3"
     upgrade(f"sqlite:///{path}")
+    with_signing_keys(f"sqlite:///{path}")
     return path
 
 
 @pytest.fixture
 def backend(tmp_path, request) -> Iterator[Backend]:  # type: ignore[no-untyped-def]
-    """The test's database and store, already migrated to head: a clone of `pg_template` on
-    PostgreSQL, a copy of `sqlite_template` on SQLite."""
+    """The test's database and store, at head and empty: the session's `pg_database` (emptied
+    after each test) on PostgreSQL, a copy of `sqlite_template` on SQLite."""
     if BACKEND == "postgres":
-        from tests.pg import fresh_database
+        from tests.pg import empty_tables
 
-        with fresh_database(template=request.getfixturevalue("pg_template")) as url:
-            prefix = f"t{uuid.uuid4().hex[:10]}:"
-            redis_url = os.environ["IDP_TEST_REDIS_URL"]
-            store = RedisStore(redis_url, prefix=prefix)
+        database: PgDatabase = request.getfixturevalue("pg_database")
+        url = database.url
+        prefix = f"t{uuid.uuid4().hex[:10]}:"
+        redis_url = os.environ["IDP_TEST_REDIS_URL"]
+        store = RedisStore(redis_url, prefix=prefix)
+        try:
             yield Backend(url, store, redis_url)
+        finally:
             store.flush_prefix()
+            empty_tables(url, restore=database.kept_rows)
     else:
         path = tmp_path / "idp.sqlite3"
         shutil.copyfile(request.getfixturevalue("sqlite_template"), path)

@@ -46,7 +46,7 @@ def _authorities_ok(simulator: Running) -> Iterator[None]:  # noqa: F811
 @pytest.fixture
 def settings_overrides(simulator: Running) -> dict[str, Any]:  # noqa: F811
     return {"authority_url": simulator.url, "authority_client_id": CLIENT_ID,
-            "authority_key": KEY, "authority_read_timeout_ms": 500}
+            "authority_key": KEY, "authority_read_timeout_ms": 2000}
 
 
 class Counter:

@@ -74,7 +74,7 @@ def files(tmp_path: Path, pki: Pki) -> Files:
 def settings_overrides(simulator: Running, pki: Pki, issuer_key: ECKey,
                        files: Files) -> dict[str, Any]:
     return dict(authority_url=simulator.url, authority_client_id=CLIENT_ID, authority_key=KEY,
-                authority_read_timeout_ms=500, qr_app_clients=APP_ID,
+                authority_read_timeout_ms=2000, qr_app_clients=APP_ID,
                 elicence_issuer_jwks=json.dumps({"keys": [issuer_key.as_dict(private=False)]}),
                 elicence_issuer="https://elicence.example.gov.cn",
                 org_ca_roots=pki.root.pem,

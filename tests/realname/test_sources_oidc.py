@@ -28,7 +28,7 @@ P01_NUMBER = "110101198503120017"
 
 @pytest.fixture(scope="module")
 def simulator() -> Iterator[Running]:
-    app = create_app(oidc_clients={CLIENT: SECRET}, slow_seconds=1.0)
+    app = create_app(oidc_clients={CLIENT: SECRET}, slow_seconds=4.0)
     with running(app) as server:
         yield server
 
@@ -41,7 +41,7 @@ def reset_modes(simulator: Running) -> Iterator[None]:
 
 def config(simulator: Running, **overrides: object) -> TrustedPlatformConfig:
     values = dict(issuer=simulator.url + "/oidc", client_id=CLIENT, client_secret=SECRET,
-                  read_timeout=0.5)
+                  read_timeout=2.0)
     values.update(overrides)
     return TrustedPlatformConfig(**values)  # type: ignore[arg-type]
 

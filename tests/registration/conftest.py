@@ -49,7 +49,7 @@ def _authorities_ok(simulator: Running) -> Iterator[None]:
 @pytest.fixture
 def settings_overrides(simulator: Running) -> dict[str, Any]:
     return dict(authority_url=simulator.url, authority_client_id=CLIENT_ID, authority_key=KEY,
-                authority_read_timeout_ms=500, trusted_platforms=json.dumps([{
+                authority_read_timeout_ms=2000, trusted_platforms=json.dumps([{
                     "name": "sim", "label": "可信平台(模拟)", "issuer": simulator.url + "/oidc",
                     "client_id": TP_CLIENT[0], "client_secret": TP_CLIENT[1],
                     "levels": {"loa-3": 2, "loa-2": 1}}]))

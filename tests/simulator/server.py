@@ -15,8 +15,8 @@ from simulator import Simulator
 KEY = "test-simulator-key"
 CLIENT_ID = "idp-test"
 SMS_KEY = "test-sms-key"
-SLOW_SECONDS = 1.0
-READ_TIMEOUT = 0.5
+SLOW_SECONDS = 4.0
+READ_TIMEOUT = 2.0
 
 
 @dataclass
