@@ -3,7 +3,6 @@ client sharing the same app) and a department system's single-logout receiver.""
 
 from __future__ import annotations
 
-import socket
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -12,21 +11,16 @@ from urllib.parse import parse_qs
 
 import cas
 import pytest
-from werkzeug.serving import make_server
 
 from idp.cas import services as registry
 from idp.platform import Platform
+from idp.serve import free_port
+from tests.live import serving
 
 SERVICE = "https://dept.example.gov.cn/app/cas-callback"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-PORT = _free_port()
+PORT = free_port()
 ISSUER = f"http://127.0.0.1:{PORT}"
 
 
@@ -37,13 +31,8 @@ def settings_overrides() -> dict[str, Any]:
 
 @pytest.fixture
 def live_server(app) -> Iterator[str]:  # type: ignore[no-untyped-def]
-    server = make_server("127.0.0.1", PORT, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield ISSUER
-    server.shutdown()
-    thread.join(5)
-    server.server_close()
+    with serving(app, PORT) as url:
+        yield url
 
 
 def cas_client(service_url: str = SERVICE, version: int = 3, **kw: Any) -> Any:

@@ -4,17 +4,16 @@ console will), and the gateway site (nginx + gateway + legacy app as real proces
 from __future__ import annotations
 
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from werkzeug.serving import make_server
 
 from idp.platform import Platform
 from idp.serve import free_port
 from tests.gateway.stack import GatewaySite, gateway_site
+from tests.live import serving
 from tests.oidc.helpers import register
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "connectors" / "gateway"))
@@ -29,13 +28,8 @@ def settings_overrides() -> dict[str, Any]:
 
 @pytest.fixture
 def live_server(app) -> Iterator[str]:  # type: ignore[no-untyped-def]
-    server = make_server("127.0.0.1", PORT, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield ISSUER
-    server.shutdown()
-    thread.join(5)
-    server.server_close()
+    with serving(app, PORT) as url:
+        yield url
 
 
 @pytest.fixture
