@@ -188,11 +188,7 @@ class PhoneChange:
         old = self.accounts.phone(person)
         if not old:
             return PhoneResult(Outcome.NO_PHONE)
-        sent = self.old_codes.issue(old, self.address, deliver=True)
-        if not sent.ok:
-            return PhoneResult(Outcome.SEND_REFUSED, step=Step.OLD, send=sent,
-                               retry_in=sent.retry_in)
-        return PhoneResult(Outcome.OK, step=Step.OLD, send=sent)
+        return self._send(self.old_codes, old, Step.OLD)
 
     # -- step 2: prove the old number, code to the new one --------------------------------------
 
@@ -222,12 +218,16 @@ class PhoneChange:
         if self._taken(person, found[1]):
             self.cancel(person)
             return PhoneResult(Outcome.PHONE_TAKEN)
-        sent = self.new_codes.issue(found[1], self.address, deliver=True)
+        # A refused send keeps the old number proven: the person may ask for the code again.
+        return self._send(self.new_codes, found[1], Step.NEW)
+
+    def _send(self, codes: SmsCodes, phone: str, step: Step) -> PhoneResult:
+        """Send ``step``'s code to ``phone``; a refusal (limits, gateway) says when to retry."""
+        sent = codes.issue(phone, self.address, deliver=True)
         if not sent.ok:
-            # The old number stays proven: the person may ask for the new code again.
-            return PhoneResult(Outcome.SEND_REFUSED, step=Step.NEW, send=sent,
+            return PhoneResult(Outcome.SEND_REFUSED, step=step, send=sent,
                                retry_in=sent.retry_in)
-        return PhoneResult(Outcome.OK, step=Step.NEW, send=sent)
+        return PhoneResult(Outcome.OK, step=step, send=sent)
 
     # -- step 3: prove the new number; the change takes effect ----------------------------------
 
