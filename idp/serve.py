@@ -139,11 +139,18 @@ def init() -> None:
     """Prepare a node: migrate the database and create the first signing key."""
     from sqlalchemy.exc import OperationalError
 
+    from idp.crypto import DecryptionError
+
     settings = check_settings()
     try:
         note = init_node(settings)
     except OperationalError as exc:
         raise click.ClickException(f"cannot use the database: {exc.orig}") from exc
+    except DecryptionError as exc:
+        # Keys sealed under another IDP_DATA_KEY (or cipher): say so instead of a traceback.
+        raise click.ClickException(
+            "the stored signing keys cannot be decrypted with this IDP_DATA_KEY / "
+            "IDP_DATA_CIPHER; use the key the database was created with") from exc
     click.echo(f"database at head; {note}")
 
 

@@ -57,3 +57,14 @@ def test_init_is_idempotent(tmp_path: Path) -> None:
                 SigningKey.active.is_(True), SigningKey.alg == "ES256")))
     engine.dispose()
     assert counts == [1, 1]
+
+
+def test_init_with_another_data_key_says_so_in_one_line(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'idp.sqlite3'}"
+    code, out = run(["init"], IDP_DEBUG="true", IDP_DATABASE_URL=url)
+    assert code == 0, out
+    other = "ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA="  # 32 bytes, not the dev key
+    code, out = run(["init"], IDP_DEBUG="true", IDP_DATABASE_URL=url, IDP_DATA_KEY=other)
+    assert code == 1
+    assert "cannot be decrypted with this IDP_DATA_KEY" in out
+    assert "Traceback" not in out
