@@ -15,10 +15,14 @@ from idp.settings import Settings, SettingsError
 def get_platform() -> Platform:
     """The node's ports, built from ``IDP_*`` variables for this command."""
     try:
-        return Platform.build(Settings.from_env())
+        platform = Platform.build(Settings.from_env())
     except SettingsError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
+    from idp.federation.outbox import install
+
+    install(platform)  # accounts created or banned here queue federation work (issue 6)
+    return platform
 
 
 @click.group()
@@ -39,13 +43,14 @@ def _register_commands() -> None:
     from idp.accounts.cli import accounts
     from idp.audit.cli import audit
     from idp.cas.cli import cas_services
+    from idp.delegation.cli import delegation
     from idp.federation.cli import federation
     from idp.integration.cli import integration
     from idp.oidc.cli import clients, keys
     from idp.serve import demo, init, serve
 
-    for command in (accounts, audit, cas_services, clients, federation, integration, keys,
-                    serve, demo, init):
+    for command in (accounts, audit, cas_services, clients, delegation, federation, integration,
+                    keys, serve, demo, init):
         main.add_command(command)
 
 

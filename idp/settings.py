@@ -101,6 +101,13 @@ class Settings:
     federation_http_timeout: int = 5  # seconds per node-to-node HTTP call
     federation_lookups_per_minute: int = 600  # directory lookups per requester
     federation_registrations_per_minute: int = 600  # directory registrations per requester
+    federation_outbox_interval: int = 5  # seconds between outbox rounds; 0: cron only
+    federation_outbox_retry_base: int = 10  # first retry delay, doubled per failure
+    federation_outbox_retry_max: int = 3600  # longest delay between retries
+    # Brokered logins (issue 6 item 3; idp/federation/rp.py, peer_clients.py).
+    federation_max_level_from_peers: int = 3  # cap on a real-name level vouched by a peer
+    federation_peer_scope: str = "openid profile phone realname idcard"  # asked of / given to peers
+    federation_accept_peers: bool = True  # peer nodes may use this node as their OP
 
     # Real-name registration (issue 3; idp/realname, R-10, R-12). Empty authority_url: the
     # verification authorities are not configured and online registration is closed.
@@ -140,6 +147,18 @@ class Settings:
     licence_image_max_bytes: int = 2 * 1024 * 1024  # uploaded business licence image
     org_review_days: int = 30  # old representative's grants stay valid this long unless kept
     org_checks_per_person_daily: int = 20  # registry / certificate checks per person per day
+    # Enterprise certificate sign-in behind a TLS-terminating proxy (R-23; idp/orgs/x509_login).
+    x509_proxies: str = ""  # CIDRs of proxies allowed to forward a client certificate; "": off
+    x509_header: str = "X-Client-Cert"  # carries nginx's $ssl_client_escaped_cert
+    x509_intermediates: str = ""  # enterprise CA intermediates: PEM text or a PEM file path
+    x509_login_origin: str = ""  # origin of the certificate-requesting TLS server; "": same
+    x509_failures_per_address: int = 10  # failed certificate sign-ins per address per window
+    x509_window_seconds: int = 900
+
+    # Integration self-check page (issue 7 item 6; idp/integration): ID numbers, space or
+    # comma separated, of the TEST citizens a department developer may sign in as. Empty:
+    # the page is off (the default in production); `idp demo` sets the demo citizen.
+    selfcheck_test_accounts: str = ""
 
     proxy_fix: int = 0  # number of trusted reverse proxies in front (X-Forwarded-*)
     extra: dict[str, Any] = field(default_factory=dict)
@@ -179,11 +198,21 @@ class Settings:
         if self.signing_alg not in ("ES256", "RS256"):
             raise SettingsError("IDP_SIGNING_ALG must be ES256 or RS256")
         self._check_numbers()
+        self._check_x509_proxies()
         if not (self.debug or self.testing) and self.uses_development_keys:
             raise SettingsError(
                 "IDP_SECRET_KEY and IDP_DATA_KEY must be set outside debug/testing"
             )
 
+
+    def _check_x509_proxies(self) -> None:
+        import ipaddress
+
+        for part in self.x509_proxies.replace(",", " ").split():
+            try:
+                ipaddress.ip_network(part, strict=False)
+            except ValueError as exc:
+                raise SettingsError("IDP_X509_PROXIES must list IP addresses or CIDRs") from exc
 
     def _check_numbers(self) -> None:
         """No negative durations or limits; argon2 parameters it accepts (RFC 9106 §3.1)."""

@@ -25,10 +25,13 @@ API_MODULES: list[str] = [
     "idp.orgs.api",
     "admin_ui.api",
     "idp.delegation.api",
+    "idp.delegation.review_api",
     "admin_ui.bans_api",
     "admin_ui.counter_api",
     "admin_ui.clients_api",
     "admin_ui.dashboard",
+    "admin_ui.staff_admin",
+    "admin_ui.counter_org_views",
 ]
 
 

@@ -53,6 +53,18 @@ def init_app(app: Flask, platform: Platform) -> None:
     from idp.web.delegation import bp as delegation_bp
 
     app.register_blueprint(delegation_bp)  # issue 4 item 4
+    from idp.integration.views import bp as selfcheck_bp
+
+    app.register_blueprint(selfcheck_bp)  # issue 7 item 6: integration self-check
+    from idp.web.login_x509 import bp as login_x509_bp
+
+    app.register_blueprint(login_x509_bp)  # issue 4 item 2d: enterprise certificate sign-in
+    from idp.web import federated  # brokered logins across nodes (issue 6 item 3)
+
+    federated.init_app(app, platform)
+    from idp.web.acting import bp as acting_bp
+
+    app.register_blueprint(acting_bp)  # issue 4 item 5: act for whom at sign-in
     app.jinja_env.globals.update(lang_url=lang_url, id_type_label=messages.id_type_label,
                                  realname_label=messages.realname_label)
     app.after_request(_remember_language)

@@ -122,9 +122,11 @@ def stepup_url(s: SsoSession | None, tx: LoginTransaction | None) -> str | None:
 
 def client_return_url(tx: LoginTransaction | None) -> str:
     if tx is not None:
-        # Another protocol front-end (CAS) may name its own local resume path.
+        # Another protocol front-end (CAS) or the integration self-check may name its own
+        # local resume path.
         resume = tx.extra.get("resume")
-        path = resume if isinstance(resume, str) and resume.startswith("/cas/") else RESUME_PATH
+        path = resume if isinstance(resume, str) and resume.startswith(
+            ("/cas/", "/integration/selfcheck/")) else RESUME_PATH
         return f"{path}?{urlencode({'tx': tx.id})}"
     return url_for("account.home")
 
@@ -146,11 +148,13 @@ def next_url(s: SsoSession, tx: LoginTransaction | None) -> str:
 # -- sessions --------------------------------------------------------------------------------
 
 def begin_session(db: Session, person: Person, amr: list[str],
-                  tx: LoginTransaction | None, level: int | None = None) -> Response:
+                  tx: LoginTransaction | None, level: int | None = None,
+                  acting_for: str | None = None) -> Response:
     """Start a fresh SSO session after a first factor; pending steps keep it unusable.
 
     ``level`` overrides the account's real-name level when the method proves more (face)
     or less (QR from an app signed in more weakly) than it (DESIGN.md "Assurance").
+    ``acting_for``: the credit code the method itself proved (enterprise certificate).
     """
     pending = []
     if totp(db).enabled(person):
@@ -163,6 +167,9 @@ def begin_session(db: Session, person: Person, amr: list[str],
     level = person.realname_level if level is None else level
     s = sessions.start(person_id=person.id, sub=person.sub, epoch=person.security_epoch,
                        amr=amr, acr=acr_for_level(level), pending=pending)
+    if acting_for:
+        s.acting_for = acting_for
+        sessions.update(s)
     old = current_sso(include_pending=True)
     if old is not None and old.sid != s.sid:
         if old.person_id == person.id:

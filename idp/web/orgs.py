@@ -4,8 +4,9 @@ R-21, R-23) — for a signed-in real-name person; the service is idp/orgs/openin
 ``/org`` lists what I represent; ``/org/verify/<method>`` proves the enterprise by one of
 four methods; ``/org/confirm/<verification>`` shows the result and the agreement, and opens
 the account or changes the representative; ``/org/<code>`` shows an account to its
-representative, with the previous representative's grants awaiting review (view only) and
-the licence images, downloadable only as attachments.
+representative, with the previous representative's grants awaiting review (keep here, or
+cancel through the delegation pages' confirmation) and the licence images, downloadable only
+as attachments.
 """
 
 from __future__ import annotations
@@ -15,15 +16,22 @@ from typing import Any
 from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
+from sqlalchemy import select
 
-from idp.delegation.representative import pending_review
+from idp.accounts.models import Person
+from idp.delegation import overview
+from idp.delegation.errors import DelegationError
+from idp.delegation.notify import local_time
+from idp.delegation.representative import keep_grant, pending_review
 from idp.delegation.service import Delegation
+from idp.delegation.tree import load_grant, subtree
 from idp.orgs import licence
 from idp.orgs.opening import Evidence, OpeningError, for_platform
 from idp.orgs.service import Orgs
 from idp.platform import current_platform
 from idp.realname import agreements
 from idp.web import flow
+from idp.web.delegation import refusal_text
 
 bp = Blueprint("orgs", __name__, url_prefix="/org")
 METHODS = ("registry", "licence", "elicence", "certificate")
@@ -149,10 +157,55 @@ def detail(credit_code: str):  # type: ignore[no-untyped-def]
         org = Orgs(db).by_code(credit_code)
         if org is None or org.representative_person_id != found[1].id:
             abort(404)
-        review = pending_review(Delegation.from_platform(db, p), org.id)
-        return render_template("org_detail.html", org=org, review=review,
-                               images=licence.images_of(db, org.id),
-                               done=request.args.get("done", ""))
+        return _detail_page(db, org, request.args.get("done", ""))
+
+
+def _detail_page(db: Any, org: Any, done: str, error: str = "",
+                 status: int = 200) -> tuple[str, int]:
+    review = pending_review(Delegation.from_platform(db, current_platform()), org.id)
+    return render_template("org_detail.html", org=org, review=review_rows(db, review),
+                           images=licence.images_of(db, org.id), done=done,
+                           error=error, local_time=local_time), status
+
+
+def review_rows(db: Any, review: list[Any]) -> list[dict[str, Any]]:
+    """Each grant awaiting review and the grants below it, with grantees (masked)."""
+    below = {g.id: subtree(db, g) for g in review}
+    everyone = {x.grantee_person_id for g in review for x in (g, *below[g.id])}
+    subs = dict(db.execute(select(Person.id, Person.sub).where(
+        Person.id.in_(everyone))).all()) if everyone else {}
+    names = overview.people(db, flow.accounts(db), set(subs.values()))
+
+    def name(grant: Any) -> str:
+        found = names.get(subs.get(grant.grantee_person_id, ""))
+        return found.name if found is not None else ""
+
+    return [{"g": g, "grantee": name(g),
+             "below": [{"g": x, "grantee": name(x)} for x in below[g.id]]} for g in review]
+
+
+@bp.post("/<credit_code>/review/<int:grant_id>/keep")
+def keep(credit_code: str, grant_id: int):  # type: ignore[no-untyped-def]
+    """保留: the new representative keeps a previous representative's grant (R-21)."""
+    p = current_platform()
+    with p.db.session() as db:
+        found = flow.signed_in_person(db)
+        if found is None:
+            return flow.to_login()
+        org = Orgs(db).by_code(credit_code)
+        if org is None or org.representative_person_id != found[1].id:
+            abort(404)
+        try:
+            if load_grant(db, grant_id).legal_person_id != org.id:
+                raise DelegationError("grant_not_found")
+            keep_grant(Delegation.from_platform(db, p), found[1].id, grant_id,
+                       address=flow.client_address())
+        except DelegationError as exc:
+            db.rollback()
+            return _detail_page(db, org, "", refusal_text(exc),
+                                overview.status_for(exc.code))
+        code = org.credit_code
+    return redirect(url_for("orgs.detail", credit_code=code, done="kept"))
 
 
 @bp.get("/<credit_code>/licence/<public_id>")
