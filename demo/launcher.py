@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from demo.rp.config import SYSTEMS
-from demo.seed import DEMO_CITIZEN, ensure_citizen, ensure_clients
+from demo.seed import DEMO_CITIZEN, SELFCHECK_TEST_ACCOUNTS, ensure_citizen, ensure_clients
 
 HOST = "127.0.0.1"
 
@@ -24,6 +24,8 @@ def demo_environment(port: int) -> None:
     """Demo settings, unless the caller set them: debug, plain-HTTP cookies, loopback issuer."""
     os.environ.setdefault("IDP_DEBUG", "true")
     os.environ.setdefault("IDP_SECURE_COOKIES", "false")
+    # The demo citizen is a test account: the integration self-check page is on (issue 7).
+    os.environ.setdefault("IDP_SELFCHECK_TEST_ACCOUNTS", SELFCHECK_TEST_ACCOUNTS)
     os.environ["IDP_ISSUER"] = f"http://{HOST}:{port}"
 
 
@@ -121,6 +123,7 @@ def banner(port: int, rp_ports: dict[str, int]) -> str:
     lines = ["", "演示环境已启动 The demo is running (Ctrl-C 停止 / to stop):",
              f"  统一身份认证平台 Identity platform   http://{HOST}:{port}",
              f"  注册 Registration                    http://{HOST}:{port}/register",
+             f"  接入自检 Integration self-check      http://{HOST}:{port}/integration/selfcheck",
              f"  核验模拟器 Authority simulator       {os.environ.get('IDP_AUTHORITY_URL', '-')}"]
     for key, rp_port in rp_ports.items():
         s = SYSTEMS[key]

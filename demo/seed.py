@@ -28,6 +28,9 @@ DEMO_CITIZEN: dict[str, Any] = {
     "password": "Demo-Passw0rd",
     "realname_level": 2,
 }
+# Test accounts of the integration self-check (IDP_SELFCHECK_TEST_ACCOUNTS): the demo citizen
+# is fictitious, so department developers may sign in as them at /integration/selfcheck.
+SELFCHECK_TEST_ACCOUNTS = DEMO_CITIZEN["id_number"]
 
 
 def ensure_citizen(platform: Platform) -> bool:
@@ -57,13 +60,17 @@ def _create_client(key: str, port: int) -> dict[str, str]:
             "--grant-type", "authorization_code", "--grant-type", "refresh_token",
             "--scope", SCOPE, "--post-logout-redirect-uri", urls["post_logout_redirect_uri"],
             "--backchannel-logout-uri", urls["backchannel_logout_uri"],
-            "--skip-consent", "--json"]
+            "--skip-consent", "--json",
+            # People may act for an employer here: the enterprise item of the system.
+            "--account-kind", "natural", "--account-kind", "legal_acting",
+            "--service-item", f"{system.enterprise_item}={system.enterprise_item_zh}"
+                              f"|{system.enterprise_item_en}"]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=120, env=os.environ)
     if done.returncode != 0:
         raise RuntimeError(f"`idp clients create` failed for {key}: {done.stderr.strip()}")
     created = json.loads(done.stdout)
     return {"client_id": created["client_id"], "client_secret": created["client_secret"],
-            "port": str(port)}
+            "port": str(port), "redirect_uri": urls["redirect_uri"]}
 
 
 def ensure_clients(platform: Platform, clients_file: Path, ports: dict[str, int]) -> bool:
@@ -76,9 +83,11 @@ def ensure_clients(platform: Platform, clients_file: Path, ports: dict[str, int]
         known = json.loads(clients_file.read_text(encoding="utf-8")).get("systems", {})
     systems, created = {}, False
     for key, port in ports.items():
-        entry = known.get(key)
-        if entry and entry.get("port") == str(port) and _client_exists(platform,
-                                                                        entry["client_id"]):
+        # A registration from before the systems used the connector (other URIs) is replaced.
+        entry = known.get(key) or {}
+        current = entry.get("port") == str(port) and entry.get(
+            "redirect_uri") == urls_for(SYSTEMS[key], port=port)["redirect_uri"]
+        if current and _client_exists(platform, entry["client_id"]):
             systems[key] = entry
             continue
         systems[key] = _create_client(key, port)

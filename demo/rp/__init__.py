@@ -1,19 +1,21 @@
-"""A demo department system as an OIDC relying party (authlib's Flask client).
+"""A demo department system on the Python connector (`idp_connector.flask`, issue 7 item 2).
 
-`create_rp(config)` builds one Flask app; ``python -m demo.rp SYSTEM`` serves it.
+`create_rp(config)` builds one Flask app; ``python -m demo.rp SYSTEM`` serves it. Sign-in,
+callback, server-side sessions, sign-out, the back-channel logout receiver, refresh and
+step-up all come from the connector, exactly as docs/integration tells a department to do.
 """
 
 from __future__ import annotations
 
-from authlib.integrations.flask_client import OAuth
 from flask import Flask
+from idp_connector import SqliteSessionStore
+from idp_connector.flask import IdpConnector
 
-from demo.rp.config import SCOPE, RpConfig
-from demo.rp.sessions import RpSessions
+from demo.rp.config import RpConfig
 
 
 def create_rp(config: RpConfig) -> Flask:
-    """Wire one relying party: OIDC client, server-side sessions, pages."""
+    """Wire one relying party: the connector, its session store, the pages."""
     app = Flask(__name__)
     app.config.update(
         SECRET_KEY=config.secret_key,
@@ -24,21 +26,10 @@ def create_rp(config: RpConfig) -> Flask:
         JSON_AS_ASCII=False,
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
-    oauth = OAuth(app)
-    oauth.register(
-        "idp",
-        client_id=config.client_id,
-        client_secret=config.client_secret,
-        server_metadata_url=f"{config.issuer}/.well-known/openid-configuration",
-        client_kwargs={
-            "scope": SCOPE,
-            "code_challenge_method": "S256",  # PKCE (RFC 7636) on every request
-            "token_endpoint_auth_method": "client_secret_basic",
-            "timeout": 10,
-        },
-    )
     app.extensions["rp"] = config
-    app.extensions["rp_sessions"] = RpSessions(config.data_dir / f"{config.system.key}.sqlite3")
+    # SQLite, so a back-channel logout reaches sessions from every thread of the server.
+    store = SqliteSessionStore(config.data_dir / f"{config.system.key}-sessions.sqlite3")
+    IdpConnector(app, config=config.connector, store=store)
 
     from demo.rp.views import bp
 

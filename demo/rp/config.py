@@ -7,6 +7,8 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from idp_connector import ConnectorConfig
+
 
 @dataclass(frozen=True)
 class System:
@@ -17,6 +19,11 @@ class System:
     name_en: str
     port: int
     accent: str  # page colour, so the two systems are told apart at a glance
+    # The enterprise service item this system offers (R-54): an employer's business that a
+    # person may do only with the enterprise's authority (`require_authority`).
+    enterprise_item: str = ""
+    enterprise_item_zh: str = ""
+    enterprise_item_en: str = ""
 
     @property
     def client_name(self) -> str:
@@ -25,9 +32,11 @@ class System:
 
 SYSTEMS: dict[str, System] = {
     "social_security": System("social_security", "社会保障服务", "Social Security Services",
-                              5101, "#0b6e4f"),
+                              5101, "#0b6e4f", "employer-contributions", "单位社保缴费申报",
+                              "Employer social insurance contributions"),
     "housing_fund": System("housing_fund", "住房公积金服务", "Housing Provident Fund Services",
-                           5102, "#8a3b12"),
+                           5102, "#8a3b12", "employer-deposits", "单位公积金汇缴",
+                           "Employer housing fund deposits"),
 }
 
 SCOPE = "openid profile realname"
@@ -46,24 +55,21 @@ class RpConfig:
     secret_key: str
 
     @property
-    def redirect_uri(self) -> str:
-        return f"{self.base_url}/callback"
-
-    @property
-    def post_logout_redirect_uri(self) -> str:
-        return f"{self.base_url}/"
-
-    @property
-    def backchannel_logout_uri(self) -> str:
-        return f"{self.base_url}/backchannel-logout"
+    def connector(self) -> ConnectorConfig:
+        """The `idp_connector` settings: it derives the URIs registered with the platform."""
+        return ConnectorConfig(issuer=self.issuer, client_id=self.client_id,
+                               client_secret=self.client_secret, base_url=self.base_url,
+                               scope=SCOPE)
 
 
 def urls_for(system: System, host: str = "127.0.0.1", port: int | None = None) -> dict[str, str]:
     """The URLs a system registers with the platform (redirect, logout, back-channel)."""
     base = f"http://{host}:{port or system.port}"
-    return {"base_url": base, "redirect_uri": f"{base}/callback",
-            "post_logout_redirect_uri": f"{base}/",
-            "backchannel_logout_uri": f"{base}/backchannel-logout"}
+    # Any credentials: only the URIs, which the connector derives from base_url, are used.
+    connector = ConnectorConfig(issuer=base, client_id="-", client_secret="-", base_url=base)
+    return {"base_url": base, "redirect_uri": connector.redirect_uri,
+            "post_logout_redirect_uri": connector.post_logout_redirect_uri,
+            "backchannel_logout_uri": connector.backchannel_logout_uri}
 
 
 def load_config(system_key: str, clients_file: Path, port: int | None = None,

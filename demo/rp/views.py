@@ -1,54 +1,42 @@
-"""Pages of a demo relying party: home, sign-in, callback, sign-out, back-channel logout."""
+"""Pages of a demo department system; everything about sign-in is the connector's.
+
+The connector serves ``/oidc/login``, ``/oidc/callback``, ``/oidc/logout`` and
+``/oidc/backchannel-logout``; these pages only read `current_user` (R-32, R-54).
+"""
 
 from __future__ import annotations
 
-import hmac
-import logging
-import secrets
+import datetime as dt
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from authlib.integrations.base_client import OAuthError
 from flask import (
     Blueprint,
     Response,
-    abort,
     current_app,
     jsonify,
     redirect,
     render_template,
     request,
-    session,
     url_for,
 )
-from requests import RequestException
+from idp_connector import User
+from idp_connector.flask import IdpConnector, current_user, require_authority, require_level
 
-from demo.rp.backchannel import LogoutTokenError, validate_logout_token
-from demo.rp.config import RpConfig
-from demo.rp.sessions import RpSessions
+from demo.rp.config import RpConfig, System
 
 bp = Blueprint("rp", __name__)
-log = logging.getLogger("demo.rp")
-ACR_PREFIX = "urn:idp:acr:realname:"
 AMR_LABELS = {"pwd": "密码 Password", "sms": "短信验证码 SMS code", "otp": "动态口令 TOTP",
               "qr": "扫码 QR code", "face": "人脸 Face", "x509": "数字证书 Certificate",
-              "fed": "联合登录 Federation"}
+              "fed": "联合登录 Federation", "mfa": "多因素 Multi-factor"}
+ROLE_LABELS = {"representative": ("法定代表人", "legal representative"),
+               "delegate": ("经办人（受托）", "delegate")}
+TIMEZONE = ZoneInfo("Asia/Shanghai")  # the platform's users; shown with the offset anyway
 
 
-def _config() -> RpConfig:
-    return current_app.extensions["rp"]  # type: ignore[no-any-return]
-
-
-def _sessions() -> RpSessions:
-    return current_app.extensions["rp_sessions"]  # type: ignore[no-any-return]
-
-
-def _oidc() -> Any:
-    return current_app.extensions["authlib.integrations.flask_client"].idp
-
-
-def current_user() -> dict[str, Any] | None:
-    """The signed-in person of this browser, or None (also after a back-channel logout)."""
-    return _sessions().get(session.get("lsid"))
+def _system() -> System:
+    config: RpConfig = current_app.extensions["rp"]
+    return config.system
 
 
 def mask_name(name: str) -> str:
@@ -56,134 +44,84 @@ def mask_name(name: str) -> str:
     return name[:1] + "*" * (len(name) - 1) if name else ""
 
 
-def realname_level(acr: str | None) -> int | None:
-    if acr and acr.startswith(ACR_PREFIX) and acr[len(ACR_PREFIX):].isdigit():
-        return int(acr[len(ACR_PREFIX):])
-    return None
+def _item_labels(system: System) -> dict[str, tuple[str, str]]:
+    return {"*": ("全部事项", "every service item"),
+            system.enterprise_item: (system.enterprise_item_zh, system.enterprise_item_en)}
 
 
-def _csrf_token() -> str:
-    if "csrf" not in session:
-        session["csrf"] = secrets.token_urlsafe(24)
-    return str(session["csrf"])
+def _valid_until(value: Any) -> str | None:
+    if value is None:
+        return None
+    return dt.datetime.fromtimestamp(float(value), TIMEZONE).strftime("%Y-%m-%d %H:%M (UTC+8)")
+
+
+def enterprise_view(user: User, system: System) -> dict[str, Any] | None:
+    """What the page shows of the enterprise a person acts for, or None (R-54)."""
+    org, authority = user.acting_for, user.authority
+    if org is None or authority is None:
+        return None
+    labels = _item_labels(system)
+    role_zh, role_en = ROLE_LABELS[authority["role"]]
+    return {"name": str(org.get("name") or ""), "credit_code": org["credit_code"],
+            "role_zh": role_zh, "role_en": role_en,
+            "items": [(item, *labels.get(item, (item, item))) for item in user.authority_items],
+            "valid_until": _valid_until(authority.get("valid_until")),
+            "may_file": user.has_authority(system.enterprise_item)}
 
 
 @bp.get("/")
 def home() -> str:
-    signed_out = False
-    if request.args.get("state"):
-        try:  # back from the OP's end_session_endpoint (RP-Initiated Logout §3)
-            _oidc().validate_logout_response()
-            signed_out = True
-        except OAuthError:
-            pass
-    user = current_user()
-    return render_template("home.html", system=_config().system, user=user,
-                           csrf_token=_csrf_token(), signed_out=signed_out,
-                           amr_labels=AMR_LABELS)
+    user, system = current_user, _system()
+    return render_template(
+        "home.html", system=system, user=user, amr_labels=AMR_LABELS,
+        name=mask_name(str(user.name or "")) if user else "",
+        enterprise=enterprise_view(user, system) if user else None)
+
+
+@bp.get("/login")
+def login() -> Response:
+    """The address the demo always had; the connector's own login route does the work."""
+    args: dict[str, Any] = {k: v for k, v in request.args.items() if k in ("next", "level")}
+    return redirect(url_for("idp_connector.login", **args))  # type: ignore[return-value]
 
 
 @bp.get("/session.json")
 def session_json() -> Response:
     """Who is signed in here, for scripts and tests; never a token or a full name."""
-    user = current_user()
-    if user is None:
+    user = current_user
+    if not user:
         return jsonify(signed_in=False)
-    return jsonify(signed_in=True, sub=user["sub"], sid=user.get("sid"), name=user["name"],
-                   acr=user.get("acr"), level=user.get("level"), amr=user.get("amr", []))
+    org = user.acting_for
+    return jsonify(signed_in=True, sub=user.sub, sid=user.sid,
+                   name=mask_name(str(user.name or "")), acr=user.acr, level=user.level,
+                   amr=user.amr, acting_for=org["credit_code"] if org else None,
+                   authority_items=user.authority_items)
 
 
-@bp.get("/login")
-def login() -> Response:
-    """Start the authorization-code flow with PKCE S256 and a nonce (OIDC Core §3.1.2)."""
-    if current_user() is not None:
-        return redirect(url_for("rp.home"))
-    try:
-        return _oidc().authorize_redirect(_config().redirect_uri)  # type: ignore[no-any-return]
-    except (RequestException, OAuthError, RuntimeError):
-        log.warning("identity platform unreachable at sign-in")
-        return _error_page("统一身份认证平台暂时无法访问，请稍后再试。",
-                           "The identity platform cannot be reached; please try again later.",
-                           503)
+@bp.get("/records")
+@require_level(2)
+def records() -> str:
+    """Personal records need real-name level 2: a lower session steps up (acr_values)."""
+    user = current_user
+    assert user
+    # A current access token, renewed by the connector's refresh when about to expire.
+    fresh = IdpConnector.access_token() is not None
+    return render_template("records.html", system=_system(), name=mask_name(str(user.name or "")),
+                           level=user.level, fresh=fresh)
 
 
-@bp.get("/callback")
-def callback() -> Response:
-    """Redeem the code, verify the ID token (authlib), start a server-side session."""
-    try:
-        token = _oidc().authorize_access_token()
-    except OAuthError as exc:
-        log.info("sign-in refused: %s", exc.error)
-        return _error_page("登录未完成。", f"Sign-in was not completed ({exc.error}).", 400)
-    except (RequestException, RuntimeError, ValueError, KeyError):
-        log.warning("token exchange failed")
-        return _error_page("登录失败，请重试。", "Sign-in failed; please try again.", 502)
-    claims = dict(token.get("userinfo") or {})
-    try:
-        claims.update(_oidc().userinfo(token=token))
-    except (RequestException, OAuthError, ValueError):
-        log.warning("userinfo unavailable; showing ID token claims only")
-    user = {"sub": claims["sub"], "sid": claims.get("sid"),
-            "name": mask_name(str(claims.get("name") or "")), "acr": claims.get("acr"),
-            "level": realname_level(claims.get("acr")), "amr": list(claims.get("amr") or []),
-            "id_token": token.get("id_token")}
-    old = session.pop("lsid", None)
-    if old:
-        _sessions().delete(old)
-    session["lsid"] = _sessions().create(sid=user["sid"], sub=user["sub"], data=user)
-    return redirect(url_for("rp.home"))
+@bp.get("/enterprise")
+def enterprise() -> Any:
+    """The employer's business of this system: only with the enterprise's authority.
+
+    The item belongs to the system (config), so the decorator is applied per request.
+    """
+    return require_authority(_system().enterprise_item)(_enterprise_page)()
 
 
-@bp.post("/logout")
-def logout() -> Response:
-    """End the local session, then RP-Initiated Logout at the OP (RP-Initiated Logout §2)."""
-    sent = request.form.get("csrf_token", "")
-    if not hmac.compare_digest(sent.encode(), _csrf_token().encode()):
-        abort(400)
-    user = current_user()
-    local_id = session.pop("lsid", None)
-    if local_id:
-        _sessions().delete(local_id)
-    if user is None:
-        return redirect(url_for("rp.home"))
-    config = _config()
-    try:
-        return _oidc().logout_redirect(  # type: ignore[no-any-return]
-            post_logout_redirect_uri=config.post_logout_redirect_uri,
-            id_token_hint=user.get("id_token"), client_id=config.client_id)
-    except (RequestException, RuntimeError):
-        return redirect(url_for("rp.home"))
-
-
-@bp.post("/backchannel-logout")
-def backchannel_logout() -> Response:
-    """Receive a logout token from the OP and end the sessions it names (§2.5–§2.8)."""
-    config = _config()
-    try:
-        logout = validate_logout_token(
-            request.form.get("logout_token", ""), load_jwks=_load_jwks,
-            issuer=config.issuer, client_id=config.client_id)
-        if not _sessions().first_use_of_jti(logout.jti, logout.expires):
-            raise LogoutTokenError("logout token replayed")
-    except LogoutTokenError as exc:
-        log.info("back-channel logout refused: %s", exc)
-        resp = jsonify(error="invalid_request", error_description=str(exc))
-        resp.status_code = 400
-    else:
-        ended = _sessions().end_for(sid=logout.sid, sub=logout.sub)
-        log.info("back-channel logout ended %d session(s)", ended)
-        resp = Response(status=200)
-    resp.headers["Cache-Control"] = "no-store"
-    return resp
-
-
-def _load_jwks(force: bool) -> dict[str, Any]:
-    try:
-        return _oidc().fetch_jwk_set(force=force)  # type: ignore[no-any-return]
-    except (RequestException, RuntimeError) as exc:
-        raise LogoutTokenError("platform keys unavailable") from exc
-
-
-def _error_page(zh: str, en: str, status: int) -> Response:
-    body = render_template("error.html", system=_config().system, zh=zh, en=en)
-    return Response(body, status=status, mimetype="text/html")
+def _enterprise_page() -> str:
+    system = _system()
+    user = current_user
+    assert user
+    return render_template("enterprise.html", system=system,
+                           enterprise=enterprise_view(user, system))

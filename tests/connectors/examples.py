@@ -7,6 +7,8 @@ is (``<client_id>``, ``<iat + 600>``); everything else is exactly what the platf
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -61,3 +63,19 @@ class Normaliser:
 
 def dump(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "integration" / "examples"
+
+
+def check_examples(produced: dict[str, str]) -> None:
+    """Compare with the committed example files; ``IDP_UPDATE_EXAMPLES=1`` rewrites them."""
+    if os.environ.get("IDP_UPDATE_EXAMPLES") == "1":
+        EXAMPLES.mkdir(parents=True, exist_ok=True)
+        for name, content in produced.items():
+            (EXAMPLES / name).write_text(content, encoding="utf-8")
+    stale = [name for name, content in produced.items()
+             if not (EXAMPLES / name).exists()
+             or (EXAMPLES / name).read_text(encoding="utf-8") != content]
+    assert not stale, (f"docs/integration/examples/ differs from the platform: {stale}; "
+                       "run with IDP_UPDATE_EXAMPLES=1 and review the diff")

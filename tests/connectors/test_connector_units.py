@@ -147,17 +147,6 @@ def test_return_to_stays_on_site(value: str | None, expected: str) -> None:
     assert safe_return_to(value) == expected
 
 
-@pytest.mark.parametrize(("claims", "item", "expected"), [
-    ({"sub": "u"}, "tax-filing", False),  # the claim is planned, not issued: always False
-    ({"sub": "u", "authority": "x"}, "tax-filing", False),
-    ({"sub": "u", "authority": {"items": ["tax-filing"]}}, "tax-filing", True),
-    ({"sub": "u", "authority": {"items": ["*"]}}, "anything", True),
-    ({"sub": "u", "authority": {"items": ["other"]}}, "tax-filing", False),
-])
-def test_has_authority(claims: dict[str, Any], item: str, expected: bool) -> None:
-    assert User(claims).has_authority(item) is expected
-
-
 @pytest.mark.parametrize("acr,level", [("urn:idp:acr:realname:2", 2), ("urn:idp:acr:realname:9",
                                        None), ("loa-2", None), (None, None)])
 def test_level_from_acr(acr: str | None, level: int | None) -> None:

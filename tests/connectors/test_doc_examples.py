@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 import time
 from collections.abc import Iterator
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -22,12 +21,11 @@ from joserfc import jwt
 from joserfc.jwk import KeySet
 
 from demo.seed import DEMO_CITIZEN
-from tests.connectors.examples import Normaliser, dump
+from tests.connectors.examples import EXAMPLES, Normaliser, check_examples, dump
 from tests.connectors.guide import ROOT
 from tests.connectors.receiver import Receiver
 from tests.e2e.stack import DemoStack, forms_of, login_form, submit
 
-EXAMPLES = ROOT / "docs" / "integration" / "examples"
 STATE, NONCE = "af0ifjsldkj", "n-0S6_WzA2Mj"
 VERIFIER = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"  # RFC 7636 Appendix B
 SCOPE = "openid profile realname offline_access"
@@ -141,16 +139,7 @@ def produce(stack: DemoStack, rec: Receiver) -> dict[str, str]:  # noqa: PLR0915
 
 
 def test_examples_match_the_running_platform(demo_stack: DemoStack, receiver: Receiver) -> None:
-    produced = produce(demo_stack, receiver)
-    if os.environ.get("IDP_UPDATE_EXAMPLES") == "1":
-        EXAMPLES.mkdir(parents=True, exist_ok=True)
-        for name, content in produced.items():
-            (EXAMPLES / name).write_text(content, encoding="utf-8")
-    stale = [name for name, content in produced.items()
-             if not (EXAMPLES / name).exists()
-             or (EXAMPLES / name).read_text(encoding="utf-8") != content]
-    assert not stale, (f"docs/integration/examples/ differs from the platform: {stale}; "
-                       "run with IDP_UPDATE_EXAMPLES=1 and review the diff")
+    check_examples(produce(demo_stack, receiver))
 
 
 @pytest.mark.parametrize("doc", ["zh-CN.md", "en.md"])

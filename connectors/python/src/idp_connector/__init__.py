@@ -1,7 +1,8 @@
 """Connect a Python department system to the unified identity platform (统一身份认证平台).
 
 OpenID Connect authorization code + PKCE on authlib's client; see docs/integration/.
-Flask: ``from idp_connector.flask import IdpConnector, current_user, require_level``.
+Flask: ``from idp_connector.flask import IdpConnector, current_user, require_level,
+require_authority``.
 Any WSGI app: ``from idp_connector.wsgi import IdpMiddleware``.
 """
 

@@ -2,7 +2,8 @@
 
 Routes under ``IDP_CONNECTOR_PREFIX`` (default ``/oidc``): ``login``, ``callback``,
 ``logout`` (POST), ``backchannel-logout`` (POST, from the platform). In views and templates:
-`current_user`, `login_required`, `require_level`, `has_authority`, ``idp_csrf_token()``.
+`current_user`, `login_required`, `require_level`, `has_authority`, `require_authority`,
+``idp_csrf_token()``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from werkzeug.local import LocalProxy
 
 from idp_connector.client import OidcClient
 from idp_connector.config import ConnectorConfig
-from idp_connector.handlers import Endpoints
+from idp_connector.handlers import Endpoints, error_page
 from idp_connector.identity import User
 from idp_connector.sessions import MemorySessionStore, SessionStore, SqliteSessionStore
 
@@ -114,6 +115,29 @@ def require_level(level: int) -> Callable[[F], F]:
 
 
 def has_authority(item: str) -> bool:
-    """Whether the signed-in person's delegated authority covers ``item`` (planned claim)."""
+    """Whether the signed-in person acts for an enterprise with authority over ``item`` (R-54)."""
     user = _user()
     return user is not None and user.has_authority(item)
+
+
+def require_authority(item: str) -> Callable[[F], F]:
+    """Require authority over service item ``item`` for the enterprise the person acts for.
+
+    Not signed in: sign in first. Signed in without that authority (acting for nobody, an
+    item not granted, or an authority past ``valid_until``): a 403 page; the person must
+    choose the enterprise at the platform or ask its representative for the item.
+    """
+    if not isinstance(item, str) or not item or item == "*":
+        raise ValueError("require_authority needs one service item")
+
+    def decorator(view: F) -> F:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            user = _user()
+            if user is None:
+                return _to_login(None)
+            if not user.has_authority(item):
+                return error_page("no_authority")
+            return view(*args, **kwargs)
+        return cast(F, wrapper)
+    return decorator

@@ -34,6 +34,9 @@ MESSAGES = {  # (status, 中文, English) by error family; details go to the log
     "access_denied": (403, "您取消了登录或未获授权。", "Sign-in was cancelled or not allowed."),
     "insufficient_level": (403, "此功能需要更高的实名认证等级。",
                            "This function needs a higher real-name level."),
+    "no_authority": (403, "您当前代表的企业未授权您办理此事项，或授权已过期。",
+                     "The enterprise you act for has not authorised you for this service item, "
+                     "or the authorisation has expired."),
     "other": (400, "登录未完成，请重新登录。", "Sign-in was not completed; please try again."),
 }
 

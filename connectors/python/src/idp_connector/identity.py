@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
 ACR_PREFIX = "urn:idp:acr:realname:"
-# Planned (not yet issued by the platform): the enterprise a person acts for and the service
-# items their delegated authority covers. Until it is issued, has_authority() is False.
+# Enterprise claims (R-54, docs/integration §5.3), present only while a person acts for a
+# legal person: ``org`` names the enterprise, ``authority`` what the person may do for it.
+ORG_CLAIM = "org"
 AUTHORITY_CLAIM = "authority"
+ROLES = ("representative", "delegate")
 
 
 def level_of(acr: Any) -> int | None:
@@ -60,20 +63,42 @@ class User:
 
     @property
     def acting_for(self) -> dict[str, Any] | None:
-        """The enterprise the person acts for (planned claim; None until issued)."""
+        """The enterprise (``credit_code``, ``name``, ``type``) the person acts for, or None."""
+        org = self.claims.get(ORG_CLAIM)
+        if not isinstance(org, dict) or not isinstance(org.get("credit_code"), str):
+            return None
+        return org
+
+    @property
+    def authority(self) -> dict[str, Any] | None:
+        """``{"role", "level", "chain", "items", "valid_until"}`` while acting for an
+        enterprise; None otherwise or when the claim is malformed (then nothing is granted)."""
         authority = self.claims.get(AUTHORITY_CLAIM)
-        org = authority.get("org") if isinstance(authority, dict) else None
-        return org if isinstance(org, dict) else None
+        if self.acting_for is None or not isinstance(authority, dict):
+            return None
+        if authority.get("role") not in ROLES or not isinstance(authority.get("items"), list):
+            return None
+        until = authority.get("valid_until")
+        if until is not None and (not isinstance(until, int | float) or isinstance(until, bool)):
+            return None
+        return authority
 
-    def has_authority(self, item: str) -> bool:
-        """Whether the person's delegated authority covers service item ``item``.
+    @property
+    def authority_items(self) -> list[str]:
+        """The service items the authority covers (``["*"]``: every item)."""
+        authority = self.authority
+        return [i for i in authority["items"] if isinstance(i, str)] if authority else []
 
-        Reads the planned ``authority`` claim (``{"org": {...}, "items": [...]}``, R-54);
-        the platform does not issue it yet, so today this is always False: a system must
-        not grant enterprise business on its absence.
+    def has_authority(self, item: str, now: float | None = None) -> bool:
+        """Whether the person may act for the enterprise on service item ``item``.
+
+        True only while acting for an enterprise, with ``item`` (or ``"*"``) among the
+        items, and before ``valid_until`` (null: no end date, e.g. a legal representative).
+        The claims are those of sign-in: an authority that expires during the session stops
+        counting at once, without a new sign-in.
         """
-        authority = self.claims.get(AUTHORITY_CLAIM)
-        if not isinstance(authority, dict) or not isinstance(authority.get("items"), list):
+        authority = self.authority
+        if authority is None or not (item in self.authority_items or "*" in self.authority_items):
             return False
-        items = [i for i in authority["items"] if isinstance(i, str)]
-        return item in items or "*" in items
+        until = authority.get("valid_until")
+        return until is None or float(until) > (time.time() if now is None else now)
