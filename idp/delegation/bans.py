@@ -58,4 +58,6 @@ def _announce(d: Delegation, person_id: int, actor: str, address: str, action: s
     for org, grant in affected:
         d.notify.person(grant.grantee_person_id, "grant_changed", org=org.name,
                         change=change)
+    for org_id in sorted({org.id for org, _ in affected}):
+        d.authority_changed(org_id)  # sign-ins acting through the person: logged out
     return [g for _, g in affected]

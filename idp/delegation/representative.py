@@ -60,6 +60,7 @@ def change_representative(d: Delegation, legal_person_id: int, new_person_id: in
     for grant in reviewed:
         d.notify.person(grant.grantee_person_id, "grant_review_pending", org=org.name,
                         deadline=when)
+    d.authority_changed(org.id)  # the previous representative's sign-ins for it end
     return change
 
 
@@ -114,5 +115,6 @@ def lapse_expired(d: Delegation, at: dt.datetime | None = None) -> list[Grant]:
                      target=f"grant:{grant.id}",
                      details={"org": org.credit_code, "ended": [g.id for g in lapsed]})
         d.tell([g.grantee_person_id for g in lapsed], org, "因未经新法定代表人确认而失效")
+        d.authority_changed(org.id)
         ended.extend(lapsed)
     return ended

@@ -80,6 +80,13 @@ class Delegation:
         for person_id in dict.fromkeys(person_ids):
             self.notify.person(person_id, "grant_changed", org=org.name, change=change)
 
+    def authority_changed(self, legal_person_id: int) -> None:
+        """Back-channel logout, after commit, for sign-ins acting on authority that just
+        ended or narrowed (issue 4 item 5, idp/oidc/acting_logout.py)."""
+        from idp.oidc.acting_logout import after_delegation_change
+
+        after_delegation_change(self.session, [legal_person_id])
+
     def end_with_subtree(self, grant: Grant, status: GrantStatus, reason: EndReason,
                          actor: str) -> list[Grant]:
         """End ``grant`` and every live grant below it at the same instant."""
@@ -185,6 +192,7 @@ class Delegation:
                    valid_until=new.valid_until.isoformat(),
                    may_redelegate=new.may_redelegate, affected=[g.id for g in affected])
         self.tell([g.grantee_person_id for g in affected], org, "变更")
+        self.authority_changed(org.id)
         return affected
 
     def cancel(self, actor_id: int, grant_id: int, *, address: str = "") -> list[Grant]:
@@ -205,6 +213,7 @@ class Delegation:
                    ended=[g.id for g in ended])
         self.tell([g.grantee_person_id for g in ended if g.grantee_person_id != actor_id],
                   org, "撤销")
+        self.authority_changed(org.id)
         return ended
 
     # -- internals --------------------------------------------------------------------------

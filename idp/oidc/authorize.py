@@ -27,7 +27,7 @@ from flask_babel import gettext as _
 from idp.accounts.models import Person
 from idp.audit import service as audit
 from idp.login_tx import LoginTransaction
-from idp.oidc import consent, hints
+from idp.oidc import acting_logout, consent, hints
 from idp.oidc.policy import (
     AuthorizationContext,
     LoginNeed,
@@ -39,6 +39,7 @@ from idp.oidc.policy import (
 from idp.oidc.server import IdpAuthorizationServer
 from idp.oidc.tokens import AuthorizedPerson
 from idp.platform import current_platform
+from idp.web import acting as acting_page
 from idp.web.sso import current_sso
 
 log = logging.getLogger(__name__)
@@ -159,16 +160,22 @@ def _run(server: IdpAuthorizationServer, req: ParamsRequest, tx: LoginTransactio
         assert sso is not None and person is not None
         if consent_given is False:
             raise AccessDeniedError("The user denied the request.")
+        # Issue 4 item 5: whom this authorization acts for (the chooser page, or a preset).
+        chosen = acting_page.decide(server.db(), client, person, data, tx, prompt, sso.sid,
+                                    login_after, server.remote_addr())
+        if isinstance(chosen, Response):
+            return chosen
         if not consent_given and consent.needs_consent(server.db(), person.id, client,
                                                        req.scope or "", prompt):
             if "none" in prompt:
                 raise ConsentRequiredError()
-            return _ask_consent(client, data, req.scope or "", sso.sid, login_after)
+            return _ask_consent(client, data, req.scope or "", sso.sid, login_after,
+                                chosen.authority.credit_code if chosen else "self")
     except OAuth2Error as error:
         error.redirect_uri = redirect_uri
         raise
     user = AuthorizedPerson(person, sso.sid, sso.auth_time, sso.acr, list(sso.amr),
-                            sub=server.subject(client, person))
+                            sub=server.subject(client, person), acting=chosen)
     resp = server.create_authorization_response(req, grant_user=user, grant=grant)
     _after_code(server, resp, client.client_id, user, tx)
     return resp
@@ -183,6 +190,9 @@ def _after_code(server: IdpAuthorizationServer, resp: Response, client_id: str,
         return
     if user.sid:  # back-channel logout must know who holds tokens of this session
         platform.sessions.add_client(user.sid, client_id)
+        if user.acting is not None:  # told by back-channel logout if the authority ends
+            acting_logout.remember(platform, user.sid, client_id, user.person.id,
+                                   user.acting.ref)
     audit.record(server.db(), actor=f"person:{user.person.id}", action="oidc:authorize",
                  target=f"client:{client_id}", address=server.remote_addr(),
                  details={"acr": user.acr, "amr": user.amr})
@@ -203,11 +213,12 @@ def _start_login(client: Any, data: dict[str, str], need: LoginNeed) -> Response
 
 
 def _ask_consent(client: Any, data: dict[str, str], scope: str, sid: str,
-                 login_after: int | None) -> Response:
+                 login_after: int | None, acting_choice: str) -> Response:
     tx = current_platform().login_txs.create(
         client_id=client.client_id, client_name=client.name, params=dict(data),
         ui_locales=(data.get("ui_locales") or "")[:MAX_HINT_LENGTH],
-        extra={"kind": "consent", "sid": sid, "scope": scope, "login_after": login_after})
+        extra={"kind": "consent", "sid": sid, "scope": scope, "login_after": login_after,
+               "acting": acting_choice})
     set_locale(tx.ui_locales)
     html = render_template("oidc/consent.html", tx=tx, client=client,
                            scopes=[s for s in scope.split() if s != "openid"])

@@ -24,7 +24,8 @@ from idp.oidc.models import Client
 SUPPORTED_SCOPES = ("openid", "profile", "phone", "realname", "idcard", "offline_access")
 SUPPORTED_CLAIMS = ("sub", "name", "phone_number", "phone_number_verified", "id_type",
                     "id_number", "id_number_masked", "realname_level", "acr", "amr",
-                    "auth_time", "sid", "iss", "aud", "exp", "iat", "nonce")
+                    "auth_time", "sid", "iss", "aud", "exp", "iat", "nonce",
+                    "org", "authority")  # acting for a legal person (oidc/acting.py)
 
 
 @dataclass

@@ -17,7 +17,7 @@ from authlib.oidc.core.errors import RequestNotSupportedError, RequestURINotSupp
 
 from idp.accounts.models import Person
 from idp.audit import service as audit
-from idp.oidc import refresh
+from idp.oidc import acting, refresh
 from idp.oidc.client_auth import ALL_METHODS
 from idp.oidc.codes import AuthorizationCode
 from idp.oidc.tokens import AuthorizedPerson
@@ -37,7 +37,8 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             epoch=user.person.security_epoch, sid=user.sid, auth_time=user.auth_time,
             acr=user.acr, amr=list(user.amr), nonce=data.get("nonce"),
             code_challenge=data.get("code_challenge"),
-            code_challenge_method=data.get("code_challenge_method")))
+            code_challenge_method=data.get("code_challenge_method"),
+            acting=user.acting.ref.dump() if user.acting is not None else None))
 
     def query_authorization_code(self, code, client):  # type: ignore[no-untyped-def]
         codes = self.server.codes
@@ -68,10 +69,17 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             return None
         if person.security_epoch != authorization_code.epoch:
             return None  # banned or password reset between authorization and redemption
+        live = None
+        if authorization_code.acting is not None:  # recomputed now (issue 4 item 5)
+            live = acting.resolve(self.server.db(), person.id, authorization_code.acting,
+                                  self.request.client, self.server.settings.secret_key)
+            if live is None:
+                return None  # invalid_grant: the authority ended since the code was issued
         return AuthorizedPerson(person, authorization_code.sid, authorization_code.auth_time,
                                 authorization_code.acr, list(authorization_code.amr),
                                 gid=authorization_code.gid,
-                                sub=self.server.subject(self.request.client, person))
+                                sub=self.server.subject(self.request.client, person),
+                                acting=live)
 
     def generate_token(self, user=None, scope=None, grant_type=None,  # type: ignore[no-untyped-def]
                        expires_in=None, include_refresh_token=True):
@@ -112,10 +120,24 @@ class OpenIDCode(oidc_grants.OpenIDCode):
             claims["sid"] = authorization_code.sid
         return claims
 
+    def process_token(self, grant, response):  # type: ignore[no-untyped-def]
+        token = super().process_token(grant, response)
+        if "id_token" in token and getattr(grant.request.client, "federation_peer", False):
+            # A peer node got an ID token: it subscribes to the person's status (issue 6).
+            from idp.federation.peer_clients import record_issue
+
+            user: AuthorizedPerson = grant.request.user
+            record_issue(self.server.platform, self.server.db(), grant.request.client,
+                         user.person, user.sub, user.sid)
+        return token
+
     def generate_user_info(self, user: AuthorizedPerson, scope: str) -> dict[str, Any]:
         # Identity claims are served by userinfo (OIDC Core §5.4); the ID token names the
-        # subject only, keeping personal data out of browser-visible tokens.
-        return {"sub": user.sub}
+        # subject only, keeping personal data out of browser-visible tokens. Acting for a
+        # legal person is not personal data: the client needs it to open the right account.
+        if user.acting is None:
+            return {"sub": user.sub}
+        return {"sub": user.sub, **user.acting.claims}
 
 
 class RefuseRequestObjects:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from idp.crypto import keyed_digest, random_token
 from idp.store import Store, get_json, pop_json, set_json
@@ -36,6 +37,8 @@ class AuthorizationCode:
     code_challenge: str | None = None
     code_challenge_method: str | None = None
     gid: str = field(default_factory=lambda: random_token(18))
+    # The legal person this authorization acts for (idp/oidc/acting.py `ActingRef`), or None.
+    acting: dict[str, Any] | None = None
     issued_at: int = field(default_factory=lambda: int(time.time()))
 
     def get_redirect_uri(self) -> str:

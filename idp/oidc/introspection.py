@@ -56,10 +56,23 @@ class IntrospectionEndpoint(_IntrospectionEndpoint):
         active = (verified.person_id is None
                   or live_person_snapshot(self.server.db(), verified) is not None)
         payload = {k: claims[k] for k in ("scope", "client_id", "sub", "aud", "iss", "exp",
-                                          "iat", "jti", "acr", "auth_time", "sid")
+                                          "iat", "jti", "acr", "auth_time", "sid", "act")
                    if k in claims}
         payload["token_type"] = "Bearer"
+        if active and "actx" in claims:  # acting for a legal person: re-checked live
+            active = self._acting(claims, verified.person_id, payload)
         return Introspected(str(claims.get("client_id", "")), active, payload)
+
+    def _acting(self, claims: dict[str, Any], person_id: int | None,
+                payload: dict[str, Any]) -> bool:
+        """Issue 4 item 5: add the live ``org``/``authority``; False when it ended."""
+        from idp.oidc.acting import live_claims
+
+        server = self.server
+        found = live_claims(server.db(), server.platform.protector, server.settings.secret_key,
+                            claims, person_id, server.query_client(claims.get("client_id")))
+        payload.update(found or {})
+        return found is not None
 
     def _refresh(self, row: RefreshToken) -> Introspected:
         server = self.server
@@ -71,12 +84,21 @@ class IntrospectionEndpoint(_IntrospectionEndpoint):
             "scope": row.scope, "client_id": row.client_id, "token_type": "refresh_token",
             "iss": server.settings.issuer, "exp": int(row.expires_at.timestamp()),
             "iat": int(row.issued_at.timestamp())}
+        if active and row.acting is not None:
+            from idp.oidc.acting import resolve
+
+            live = resolve(server.db(), person.id, row.acting, client,
+                           server.settings.secret_key)
+            active = live is not None
+            payload.update(live.claims if live is not None else {})
         if active:
             payload["sub"] = server.subject(client, person)
         return Introspected(row.client_id, active, payload)
 
     def check_permission(self, token, client, request) -> bool:  # type: ignore[no-untyped-def]
-        return bool(token.check_client(client))
+        # The audience may introspect too: the target API of an exchanged token (RFC 8693).
+        return bool(token.check_client(client)
+                    or token.payload.get("aud") == client.client_id)
 
     def introspect_token(self, token: Introspected) -> dict[str, Any]:
         return {"active": True, **token.payload}

@@ -52,6 +52,11 @@ class Client(Base):
     allowed_account_kinds: Mapped[list[str]] = mapped_column(JSON, default=lambda: ["natural"])
     min_realname_level: Mapped[int] = mapped_column(default=1)
     require_mfa: Mapped[bool] = mapped_column(default=False)
+    # Service items offered (issue 4 item 7, R-54): [{"code", "name", "name_en"}], the
+    # units of delegated authority (idp/oidc/service_items.py).
+    service_items: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    # Clients whose APIs this client may exchange a person's token for (RFC 8693, exchange.py).
+    exchange_audiences: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[CreatedAt]
     secret_rotated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
@@ -150,6 +155,8 @@ class RefreshToken(Base):
     auth_time: Mapped[int] = mapped_column(default=0)
     acr: Mapped[str] = mapped_column(String(64), default="")
     amr: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # The legal person the grant acts for (idp/oidc/acting.py `ActingRef`), re-checked on use.
+    acting: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     issued_at: Mapped[CreatedAt]
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     rotated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())

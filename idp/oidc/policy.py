@@ -107,7 +107,10 @@ def login_need(ctx: AuthorizationContext) -> LoginNeed:
         need.reasons.append("level")
     if ctx.client.require_mfa and not has_mfa(sso):
         need.reasons.append("mfa")
-    if account_kind(sso) not in (ctx.client.allowed_account_kinds or ["natural"]):
+    kinds = ctx.client.allowed_account_kinds or ["natural"]
+    # Clients serving "legal_acting" get the per-authorization chooser (web/acting.py)
+    # instead: no login can change whom the person acts for.
+    if account_kind(sso) not in kinds and "legal_acting" not in kinds:
         need.reasons.append("account_kind")
     need.force_login = any(r in ("prompt_login", "max_age", "id_token_hint")
                            for r in need.reasons)

@@ -54,7 +54,8 @@ def store(session: Session, secret_key: str, token: str, *, client_id: str,
     session.execute(_INSERT, dict(
         token_digest=digest(secret_key, token), family_id=user.gid, client_id=client_id,
         person_id=user.person.id, sid=user.sid, scope=scope, epoch=user.person.security_epoch,
-        auth_time=user.auth_time, acr=user.acr, amr=list(user.amr), issued_at=now,
+        auth_time=user.auth_time, acr=user.acr, amr=list(user.amr),
+        acting=user.acting.ref.dump() if user.acting is not None else None, issued_at=now,
         expires_at=now + dt.timedelta(seconds=ttl)))
 
 
@@ -138,11 +139,20 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         person = self._person  # read with the token (find_with_person)
         if person is None or not person.is_active or person.security_epoch != refresh_token.epoch:
             return None
+        live = None
+        if refresh_token.acting is not None:  # issue 4 item 5: the authority, live
+            from idp.oidc.acting import resolve
+
+            live = resolve(self.server.db(), person.id, refresh_token.acting,
+                           self.request.client, self.server.settings.secret_key)
+            if live is None:
+                raise InvalidGrantError("The authority to act for the legal person ended.")
         # Refresh tokens are offline grants (OIDC Core §11): tokens minted from them are not
         # tied to the browser session, so they carry no ``sid``.
         return AuthorizedPerson(person, None, refresh_token.auth_time, refresh_token.acr,
                                 list(refresh_token.amr), gid=refresh_token.family_id,
-                                sub=self.server.subject(self.request.client, person))
+                                sub=self.server.subject(self.request.client, person),
+                                acting=live)
 
     def generate_token(self, user=None, scope=None, grant_type=None,  # type: ignore[no-untyped-def]
                        expires_in=None, include_refresh_token=True):

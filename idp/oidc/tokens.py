@@ -14,7 +14,7 @@ import json
 import secrets
 import time
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from authlib.oauth2.rfc6750 import BearerTokenGenerator
 from joserfc import jwt
@@ -28,6 +28,9 @@ from idp.oidc.keys import SUPPORTED_ALGS, KeyRing
 from idp.oidc.models import Client
 from idp.oidc.revoked import RevocationList
 from idp.oidc.subject import subject_for
+
+if TYPE_CHECKING:
+    from idp.oidc.acting import Acting
 
 MAX_TOKEN_LENGTH = 4096
 _CTX = "oidc.access_token.ctx"
@@ -44,6 +47,7 @@ class AuthorizedPerson:
     amr: list[str] = field(default_factory=list)
     gid: str = ""  # grant id: shared by every token descending from one authorization
     sub: str = ""  # the subject as the client sees it (public or pairwise)
+    acting: Acting | None = None  # acting for a legal person (issue 4 item 5, acting.py)
 
     def get_user_id(self) -> str:
         return self.person.sub
@@ -78,6 +82,11 @@ class AccessTokenGenerator(BearerTokenGenerator):
                 claims["sid"] = user.sid
             claims["ctx"] = self.protector.encrypt(
                 f"{user.person.id}:{user.person.security_epoch}", _CTX)
+            if user.acting is not None:  # issue 4 item 5: org + authority, and `actx`
+                from idp.oidc.acting import seal
+
+                claims.update(user.acting.claims)
+                claims["actx"] = seal(self.protector, user.acting.ref)
         # compact.py: the header is ours, so the direct path signs exactly what joserfc would.
         return self.keys.compact_signer().sign("at+jwt", claims)
 

@@ -109,10 +109,20 @@ class UserInfo:
                                               verified.client_version)
         if person is None or client is None:
             raise BearerError("invalid_token", "The access token is invalid.", 401)
+        org: dict[str, Any] = {}
+        if "actx" in verified.claims:  # acting for a legal person: re-checked live (issue 4)
+            from idp.oidc.acting import live_claims
+
+            found = live_claims(session, self.platform.protector,
+                                self.platform.settings.secret_key, verified.claims,
+                                person.id, client)
+            if found is None:
+                raise BearerError("invalid_token", "The authority has ended.", 401)
+            org = found
         accounts = Accounts(session, self.platform.protector, self.platform.hasher)
         scope = " ".join(verified.scope)
         result = {"sub": verified.claims["sub"],
-                  **claims_for(ClaimContext(accounts, person, client), scope)}
+                  **claims_for(ClaimContext(accounts, person, client), scope), **org}
         if "id_number" in result:
             # The caller's session is a transaction-less reader (views.userinfo): the audit
             # record, a multi-statement write, gets a transaction of its own.
