@@ -37,9 +37,11 @@ def init_app(app: Flask, platform: Platform) -> None:
     import admin_ui.bans  # noqa: F401 - ban and unban pages (issue 5 item 4)
     import admin_ui.clients  # noqa: F401 - department systems (issue 5 item 6)
     import admin_ui.dashboard  # noqa: F401 - dashboard (issue 5 item 7)
+    import admin_ui.staff_admin  # noqa: F401 - staff authenticator reset (issue 5 item 1)
     from admin_ui import (
         audit_views,  # noqa: F401 - adds its routes to the blueprint
         counter,  # noqa: F401 - counter services (issue 5 items 2, 3)
+        counter_org_views,  # noqa: F401 - legal-person counter registration (R-22)
     )
     from admin_ui.auth import current_staff
     from admin_ui.permissions import ACTIONS, ROLE_LABELS, may, nav_for

@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from idp.audit import service as audit
-from idp.oidc import clients
+from idp.oidc import clients, service_items
 from idp.oidc.clients import ClientError, ClientSpec
 from idp.oidc.models import CONFIDENTIAL_METHODS, Client
 
@@ -32,12 +32,13 @@ MAX_URIS = 20
 MAX_JWKS_CHARS = 20_000
 TEXT = {"name": 200, "backchannel_logout_uri": 500, "token_endpoint_auth_method": 32,
         "id_token_signed_response_alg": 8, "subject_type": 16}
-LISTS = ("redirect_uris", "post_logout_redirect_uris", "grant_types", "allowed_account_kinds")
+LISTS = ("redirect_uris", "post_logout_redirect_uris", "grant_types", "allowed_account_kinds",
+         "exchange_audiences")
 FLAGS = ("public", "require_mfa", "skip_consent", "allow_idcard")
 # Fixed at registration: changing them would change how the client proves who it is.
 IMMUTABLE = ("public", "token_endpoint_auth_method")
 EDITABLE = (*(f for f in TEXT if f not in IMMUTABLE), *LISTS, "scope", "min_realname_level",
-            "jwks", *(f for f in FLAGS if f not in IMMUTABLE))
+            "jwks", "service_items", *(f for f in FLAGS if f not in IMMUTABLE))
 _PROBE_URI = "https://probe.invalid/cb"
 
 
@@ -109,6 +110,16 @@ def _jwks(value: Any) -> dict[str, Any] | None:
     return value
 
 
+def _service_items(value: Any) -> list[Any]:
+    """Declared items: JSON ``[{code, name, name_en}]`` or form lines ``code=名称|English``;
+    their rules are `idp.oidc.service_items.parse`'s (run by `check`)."""
+    if isinstance(value, str):
+        value = [line for line in value.splitlines() if line.strip()]
+    if not isinstance(value, list) or len(value) > service_items.MAX_ITEMS:
+        raise _Bad("type" if not isinstance(value, list) else "too_many")
+    return value
+
+
 class _Bad(Exception):
     def __init__(self, code: str) -> None:
         self.code = code
@@ -121,7 +132,8 @@ def _parser(name: str) -> Callable[[Any], Any]:
         return _list
     if name in FLAGS:
         return _flag
-    return {"scope": _scope, "min_realname_level": _level, "jwks": _jwks}[name]
+    return {"scope": _scope, "min_realname_level": _level, "jwks": _jwks,
+            "service_items": _service_items}[name]
 
 
 def parse(values: Mapping[str, Any], *, allowed: tuple[str, ...]) -> dict[str, Any]:
@@ -220,7 +232,9 @@ def spec_of(client: Client) -> ClientSpec:
         subject_type=client.subject_type, skip_consent=client.skip_consent,
         allow_idcard=client.allow_idcard,
         allowed_account_kinds=list(client.allowed_account_kinds),
-        min_realname_level=client.min_realname_level, require_mfa=client.require_mfa)
+        min_realname_level=client.min_realname_level, require_mfa=client.require_mfa,
+        service_items=list(client.service_items or []),
+        exchange_audiences=list(client.exchange_audiences or []))
 
 
 def update(session: Session, client_id: str, values: Mapping[str, Any], *,
@@ -259,3 +273,19 @@ def _stored(spec: ClientSpec, name: str) -> Any:
     if name == "grant_types":
         return list(dict.fromkeys(value))
     return list(value) if isinstance(value, list) else value
+
+
+def enable(session: Session, client_id: str, *, actor: str) -> Client:
+    """Re-enable a disabled client (R-54): the reverse of `idp.oidc.clients.disable`.
+
+    Through the ORM like `update`, so every process's client cache sees it on the next
+    request. Tokens issued before the disabling stay dead; only new requests are accepted.
+    """
+    client = clients.get(session, client_id)
+    if client is None:
+        raise ClientError(f"no client {client_id!r}")
+    if client.disabled:
+        client.disabled = False
+        audit.record(session, actor=actor, action="oidc:client:enable",
+                     target=f"client:{client_id}")
+    return client

@@ -1,4 +1,4 @@
-"""Console pages for department systems: list, register, edit, rotate, disable (R-54, R-60).
+"""Console pages for department systems: list, register, edit, rotate, disable, enable (R-54).
 
 Issue 5 item 6. Client administrators and platform administrators change registrations;
 managers, department heads and auditors may look (`admin_ui.permissions`). The operations
@@ -36,6 +36,7 @@ FIELD_LABELS = {
     "public": N_("公开客户端(移动应用,无密钥)"), "token_endpoint_auth_method": N_("客户端认证方式"),
     "jwks": N_("客户端公钥(JWKS)"), "id_token_signed_response_alg": N_("ID 令牌签名算法"),
     "subject_type": N_("用户标识类型"), "registration": N_("登记信息"),
+    "service_items": N_("服务事项"), "exchange_audiences": N_("可交换令牌的目标应用"),
 }
 CODE_MESSAGES = {
     "missing": N_("必须填写。"), "type": N_("格式不正确。"), "too_long": N_("内容过长。"),
@@ -44,7 +45,8 @@ CODE_MESSAGES = {
 }
 KIND_LABELS = {"natural": N_("自然人"), "legal_acting": N_("代表法人办事")}
 GRANT_LABELS = {"authorization_code": N_("授权码(网页登录)"), "refresh_token": N_("刷新令牌"),
-                "client_credentials": N_("客户端凭证(系统间调用)")}
+                "client_credentials": N_("客户端凭证(系统间调用)"),
+                client_service.TOKEN_EXCHANGE: N_("令牌交换(代用户调用其他部门接口)")}
 METHOD_LABELS = {"client_secret_basic": N_("密钥(HTTP Basic)"),
                  "client_secret_post": N_("密钥(表单提交)"),
                  "private_key_jwt": N_("私钥签名(private_key_jwt)"), "none": N_("无(公开客户端)")}
@@ -70,6 +72,8 @@ def _form_values(fields: tuple[str, ...]) -> dict[str, Any]:
             values[name] = f.get(name, "")[:TEXT[name] + 1]
         elif name == "jwks":
             values[name] = f.get(name, "")[:client_edit.MAX_JWKS_CHARS + 1]
+        elif name == "service_items":  # a textarea, one ``code=名称|English`` per line
+            values[name] = f.get(name, "")[:20_000]
         else:
             values[name] = f.get(name, "")[:8]
     return values
@@ -114,7 +118,8 @@ def _blank() -> Any:
                   scope="openid profile", token_endpoint_auth_method="client_secret_basic",
                   id_token_signed_response_alg="ES256", subject_type="public",
                   skip_consent=False, allow_idcard=False, disabled=False,
-                  allowed_account_kinds=["natural"], min_realname_level=1, require_mfa=False)
+                  allowed_account_kinds=["natural"], min_realname_level=1, require_mfa=False,
+                  service_items=[], exchange_audiences=[])
 
 
 @bp.post("/clients")
@@ -139,7 +144,7 @@ def clients_create():  # type: ignore[no-untyped-def]
 def _echo(values: dict[str, Any]) -> dict[str, Any]:
     """What was typed, shaped like `describe`, to show the form again with errors."""
     echo = dict(values)
-    for name in ("redirect_uris", "post_logout_redirect_uris"):
+    for name in ("redirect_uris", "post_logout_redirect_uris", "exchange_audiences"):
         echo[name] = [v for v in values.get(name, []) if v.strip()]
     echo["scope"] = " ".join(values.get("scope") or [])
     echo["public"] = bool(values.get("public"))
@@ -231,3 +236,15 @@ def clients_disable(client_id: str):  # type: ignore[no-untyped-def]
         if not client.disabled:
             client_service.disable(session, client_id, actor=s.actor)
     return redirect(url_for("admin.clients_detail", client_id=client_id, disabled=1))
+
+
+@bp.post("/clients/<client_id>/enable")
+@staff_required("client.enable")
+def clients_enable(client_id: str):  # type: ignore[no-untyped-def]
+    """Re-enable a disabled department system (R-54); new requests are accepted again."""
+    s = current_staff()
+    assert s is not None
+    with current_platform().db.session() as session:
+        _load(session, client_id)
+        client_edit.enable(session, client_id, actor=s.actor)
+    return redirect(url_for("admin.clients_detail", client_id=client_id, enabled=1))

@@ -40,6 +40,17 @@ _FIELDS: dict[str, Any] = {
     "jwks": {"type": ["object", "null"], "description": "public keys for private_key_jwt"},
     "id_token_signed_response_alg": {"enum": ["ES256", "RS256"]},
     "subject_type": {"enum": ["public", "pairwise"]},
+    "service_items": {
+        "type": "array", "maxItems": 100, "description": "service items offered (R-54); the "
+        "units of delegated authority", "items": {
+            "type": "object", "required": ["code", "name"], "additionalProperties": False,
+            "properties": {"code": {"type": "string", "pattern": "^[A-Za-z0-9._:/-]{1,128}$"},
+                           "name": {"type": "string", "maxLength": 100},
+                           "name_en": {"type": "string", "maxLength": 100}}}},
+    "exchange_audiences": {
+        "type": "array", "maxItems": client_edit.MAX_URIS, "description": "client ids whose "
+        "APIs this client may exchange a person's token for (RFC 8693)",
+        "items": {"type": "string", "maxLength": 64}},
 }
 _CREATE = schema("ClientRegistration", {
     "type": "object", "required": ["name"], "additionalProperties": False,
@@ -206,3 +217,19 @@ def disable_client(client_id: str) -> Response:
         described = client_service.describe(client)
     return _no_store(jsonify(client=described))
 
+
+
+@bp.post("/clients/<client_id>/enable")
+@operation("/api/v1/admin/clients/{client_id}/enable", "POST", summary="Re-enable a "
+           "disabled department system", tag=TAG, problems=(403, 404),
+           response=schema("ClientEnabled", {"type": "object", "required": ["client"],
+                                             "properties": {"client": _CLIENT}}))
+@staff_api("client.enable")
+def enable_client(client_id: str) -> Response:
+    """Idempotent: enabling an enabled client changes nothing and records nothing."""
+    with current_platform().db.session() as session:
+        if client_service.get(session, client_id[:64]) is None:
+            raise _not_found()
+        client = client_edit.enable(session, client_id[:64], actor=g.staff.actor)
+        described = client_service.describe(client)
+    return _no_store(jsonify(client=described))

@@ -14,22 +14,23 @@ from __future__ import annotations
 from flask import make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
+from admin_ui.agreement_pdf import SignedAgreement, load_signed, pdf_response
 from admin_ui.auth import address, current_staff, staff_required
+from admin_ui.counter_phone import PhoneDesk
 from admin_ui.counter_text import FIELD_LABELS, MESSAGES, STATUS, field_message
-from admin_ui.timefmt import local_time
 from admin_ui.views import bp
-from idp.accounts.counter import CounterCase, CounterDesk, CounterError
+from idp.accounts.counter import CounterCase, CounterError
 from idp.accounts.counter_card import CARD_DOCUMENTS, TEXT_FIELDS, CardError, parse_card
 from idp.accounts.service import Accounts
-from idp.crypto import mask_id_number, mask_name, mask_phone
+from idp.crypto import mask_phone
 from idp.platform import current_platform
 from idp.realname import agreements
 
 
-def desk() -> CounterDesk:
+def desk() -> PhoneDesk:
     s = current_staff()
     assert s is not None and s.complete  # staff_required ran first
-    return CounterDesk(current_platform(), member_id=s.member_id, actor=s.actor,
+    return PhoneDesk(current_platform(), member_id=s.member_id, actor=s.actor,
                        address=address())
 
 
@@ -150,6 +151,17 @@ def counter_password_reset(case_id: str):  # type: ignore[no-untyped-def]
     return _no_store(render_template("admin/counter_done.html", kind="reset", done=done))
 
 
+@bp.post("/counter/cases/<case_id>/phone-change")
+@staff_required("counter.phone_change")
+def counter_phone_change(case_id: str):  # type: ignore[no-untyped-def]
+    """R-41 counter route: bind the verified new number; every session ends."""
+    try:
+        done = desk().change_phone(case_id)
+    except CounterError as exc:
+        return _case_page(case_id, _error(exc), STATUS.get(exc.code, 400))
+    return _no_store(render_template("admin/counter_done.html", kind="phone", done=done))
+
+
 @bp.get("/counter/cases/<case_id>/agreement")
 @staff_required("counter.print_agreement")
 def counter_case_agreement(case_id: str):  # type: ignore[no-untyped-def]
@@ -166,25 +178,32 @@ def counter_case_agreement(case_id: str):  # type: ignore[no-untyped-def]
                  "phone": mask_phone(case.phone) if case.phone else ""}))
 
 
+def _signed(person_id: int) -> SignedAgreement | None:
+    p = current_platform()
+    with p.db.session() as session:
+        return load_signed(session, p.protector, p.hasher, person_id,
+                           p.settings.agreement_version)
+
+
 @bp.get("/counter/persons/<int:person_id>/agreement")
 @staff_required("counter.print_agreement")
 def counter_agreement(person_id: int):  # type: ignore[no-untyped-def]
     """R-50: the print view of the signed agreement with the account's masked details."""
-    p = current_platform()
-    with p.db.session() as session:
-        accounts = Accounts(session, p.protector, p.hasher)
-        person = accounts.get(person_id)
-        if person is None:
-            return _home(error=_("账号不存在。"), status=404)
-        accepted = agreements.latest(session, person.id)
-        agreement = agreements.load(accepted.version if accepted else p.settings.agreement_version)
-        phone = accounts.phone(person)
-        account = {"id_number": mask_id_number(accounts.id_number(person)),
-                   "name": mask_name(accounts.name(person)), "id_type": person.id_type,
-                   "phone": mask_phone(phone) if phone else "", "sub": person.sub,
-                   "level": person.realname_level}
-        signed = ({"version": accepted.version, "channel": accepted.channel,
-                   "at": local_time(accepted.accepted_at), "sha256": accepted.text_sha256}
-                  if accepted else None)
-    return _no_store(render_template("admin/counter_agreement.html", agreement=agreement,
-                                     accepted=signed, account=account))
+    signed = _signed(person_id)
+    if signed is None:
+        return _home(error=_("账号不存在。"), status=404)
+    return _no_store(render_template("admin/counter_agreement.html", agreement=signed.agreement,
+                                     accepted=signed.accepted, account=signed.account,
+                                     person_id=person_id))
+
+
+@bp.get("/counter/persons/<int:person_id>/agreement.pdf")
+@staff_required("counter.print_agreement")
+def counter_agreement_pdf(person_id: int):  # type: ignore[no-untyped-def]
+    """R-50: the same agreement as a PDF download (masked details only)."""
+    signed = _signed(person_id)
+    if signed is None:
+        return _home(error=_("账号不存在。"), status=404)
+    s = current_staff()
+    assert s is not None
+    return pdf_response(signed, clerk=f"{s.display_name} · {s.department}", person_id=person_id)

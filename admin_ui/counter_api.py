@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, g, jsonify, request
 
+from admin_ui.agreement_pdf import load_signed, pdf_response
 from admin_ui.api_auth import staff_api
 from admin_ui.auth import address
+from admin_ui.counter_phone import PhoneDesk
 from admin_ui.counter_text import MESSAGES, STATUS
-from idp.accounts.counter import CounterCase, CounterDesk, CounterError
+from idp.accounts.counter import CounterCase, CounterError
 from idp.accounts.counter_card import (
     LONG_TERM,
     MAX_PHOTO_B64,
@@ -68,8 +70,8 @@ _ACTIVATED = schema("CounterActivation", {
         "agreement_version": {"type": "string"}, "phone_bound": {"type": "boolean"}}})
 
 
-def _desk() -> CounterDesk:
-    return CounterDesk(current_platform(), member_id=g.staff.member_id, actor=g.staff.actor,
+def _desk() -> PhoneDesk:
+    return PhoneDesk(current_platform(), member_id=g.staff.member_id, actor=g.staff.actor,
                        address=address())
 
 
@@ -106,7 +108,7 @@ def _case_json(case: CounterCase) -> dict[str, object]:
             "registry_reference": case.registry_reference, "account": account,
             "phone": mask_phone(case.phone) if case.phone else None,
             "phone_verified": case.phone_verified,
-            "next": ["sms", "activation"] + (["password_reset"] if account else [])}
+            "next": ["sms", "activation"] + (["password_reset", "phone_change"] if account else [])}
 
 
 @bp.post("/card-reads")
@@ -223,6 +225,27 @@ def password_reset(case_id: str) -> Response:
                              password=done.password, must_change_password=True))
 
 
+@bp.post("/cases/<case_id>/phone-change")
+@operation(CASE + "/phone-change", "POST", tag=TAG,
+           summary="Bind the verified new phone of a person who lost the old one (R-41)",
+           response=schema("CounterPhoneChange", {
+               "type": "object", "required": ["person_id", "phone"],
+               "properties": {"person_id": {"type": "integer"},
+                              "account_name": {"type": "string"},
+                              "phone": {"type": "string", "description": "masked"},
+                              "sessions_ended": {"const": True}}}),
+           problems=(403, 404, 409))
+@staff_api("counter.phone_change")
+def phone_change(case_id: str) -> Response:
+    """After ``sms`` + ``sms-verification`` to the NEW number; every session ends."""
+    try:
+        done = _desk().change_phone(case_id)
+    except CounterError as exc:
+        raise _problem(exc) from exc
+    return _no_store(jsonify(person_id=done.person_id, account_name=done.account_name,
+                             phone=done.phone, sessions_ended=True))
+
+
 @bp.get("/persons/<int:person_id>/agreement")
 @operation("/api/v1/admin/counter/persons/{person_id}/agreement", "GET", tag=TAG,
            summary="The person's agreement for printing, with masked account details (R-50)",
@@ -251,3 +274,20 @@ def agreement(person_id: int) -> Response:
                          "at": accepted.accepted_at.isoformat(),
                          "sha256": accepted.text_sha256} if accepted else None}
     return _no_store(jsonify(body))
+
+
+@bp.get("/persons/<int:person_id>/agreement.pdf")
+@operation("/api/v1/admin/counter/persons/{person_id}/agreement.pdf", "GET", tag=TAG,
+           summary="The person's signed agreement as a PDF, masked details only (R-50)",
+           problems=(403, 404))
+@staff_api("counter.print_agreement")
+def agreement_pdf(person_id: int) -> Response:
+    """``application/pdf`` attachment; the same content as the print view."""
+    p = current_platform()
+    with p.db.session() as session:
+        signed = load_signed(session, p.protector, p.hasher, person_id,
+                             p.settings.agreement_version)
+    if signed is None:
+        raise ApiProblem(404, "not_found", "账号不存在", "No such person.")
+    return pdf_response(signed, clerk=f"{g.staff.display_name} · {g.staff.department}",
+                        person_id=person_id)

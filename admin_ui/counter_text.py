@@ -30,6 +30,21 @@ MESSAGES: dict[str, str] = {
     "account_banned": N_("该账号已被封禁,不能办理。"),
     "account_closed": N_("该账号已注销,不能办理。"),
     "no_account": N_("该证件尚未注册账号。"),
+    "same_phone": N_("新手机号与原绑定手机号相同。"),
+    # Legal-person registration; registry verdicts as in the online opening.
+    "agent_is_representative": N_("法定代表人本人办理时请选择“法定代表人本人”。"),
+    "agent_no_match": N_("代理人姓名与证件号码核验不一致,请核对代理人身份证。"),
+    "agent_deceased": N_("人口库显示代理人已死亡,不能办理。"),
+    "agent_cancelled": N_("人口库显示代理人证件已注销,不能办理。"),
+    "business_registry_not_configured": N_("未接入登记机关核验服务,暂不能办理法人开户。"),
+    "business_registry_unavailable": N_("登记机关核验服务暂时不可用,请稍后重试;未保存任何信息。"),
+    "org_not_registered": N_("登记机关未查到该统一社会信用代码。"),
+    "org_not_active": N_("该单位已被吊销或注销,不能开户。"),
+    "not_representative": N_("登记机关记录的法定代表人与所读身份证不一致。"),
+    "name_mismatch": N_("单位名称与登记机关的记录不一致。"),
+    "kind_mismatch": N_("单位类型与登记机关的记录不一致。"),
+    "org_exists": N_("该统一社会信用代码已开户;法定代表人变更请另行办理。"),
+    "representative_inactive": N_("法定代表人的个人账号不可用。"),
 }
 
 STATUS: dict[str, int] = {
@@ -39,6 +54,11 @@ STATUS: dict[str, int] = {
     "code_missing": 422, "code_wrong": 422, "code_expired": 422, "phone_not_verified": 409,
     "agreement_not_signed": 422, "agreement_version": 422, "account_exists": 409,
     "account_banned": 409, "account_closed": 409, "no_account": 409,
+    "same_phone": 409, "agent_is_representative": 422, "agent_no_match": 422,
+    "agent_deceased": 422, "agent_cancelled": 422, "business_registry_not_configured": 503,
+    "business_registry_unavailable": 503, "org_not_registered": 422, "org_not_active": 422,
+    "not_representative": 422, "name_mismatch": 422, "kind_mismatch": 422, "org_exists": 409,
+    "representative_inactive": 409,
 }
 
 FIELD_MESSAGES: dict[str, str] = {

@@ -1,4 +1,4 @@
-"""Console tables: the staff second factor (issue 5 item 1).
+"""Console tables: the staff second factor, counter document scans (issue 5).
 
 A staff member's TOTP secret is keyed by `idp.staff.models.StaffMember` id, apart from the
 citizens' `idp.accounts.models.TotpCredential`: staff and citizens are different people
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from idp.db import Base, CreatedAt, UTCDateTime
@@ -26,4 +26,26 @@ class StaffTotpCredential(Base):
     secret_enc: Mapped[str] = mapped_column(String(255))
     confirmed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     last_used_step: Mapped[int] = mapped_column(default=0)  # each step is accepted once
+    created_at: Mapped[CreatedAt]
+
+
+class CounterDocumentScan(Base):
+    """A document scan taken at a legal-person counter registration (R-22).
+
+    The bytes are encrypted (base64, then `idp.crypto.DataProtector`, context
+    ``counter.scan``): they show ID cards and signatures. Type and size were checked by
+    magic bytes (`idp.orgs.licence.check_image`); no route serves them.
+    """
+
+    __tablename__ = "counter_document_scan"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    legal_person_id: Mapped[int] = mapped_column(
+        ForeignKey("legal_person.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))  # business_licence, power_of_attorney, …
+    content_type: Mapped[str] = mapped_column(String(32))
+    size: Mapped[int]
+    sha256: Mapped[str] = mapped_column(String(64))
+    data_enc: Mapped[str] = mapped_column(Text)
+    staff_member_id: Mapped[int] = mapped_column(ForeignKey("staff_member.id"))
     created_at: Mapped[CreatedAt]

@@ -63,6 +63,12 @@ ACTIONS: dict[str, Action] = {
                                N_("窗口注册账号")),
     "counter.password_reset": Action(frozenset({A.CLERK, A.PLATFORM_ADMIN}), True,
                                      N_("窗口重置密码")),
+    # R-41 counter route: the old number is lost; ID card + SMS code to the new number.
+    "counter.phone_change": Action(frozenset({A.CLERK, A.PLATFORM_ADMIN}), True,
+                                   N_("窗口更换绑定手机")),
+    # a legal person opened at the counter by its representative or an agent.
+    "counter.register_org": Action(frozenset({A.CLERK, A.PLATFORM_ADMIN}), True,
+                                   N_("窗口法人开户")),
     "counter.print_agreement": Action(frozenset({A.CLERK, A.PLATFORM_ADMIN}), False,
                                       N_("打印服务协议")),
     # Department systems: client administrators change, supervisors look.
@@ -76,6 +82,10 @@ ACTIONS: dict[str, Action] = {
                                    N_("更换应用密钥")),
     "client.disable": Action(frozenset({A.CLIENT_ADMIN, A.PLATFORM_ADMIN}), True,
                              N_("停用接入应用")),
+    "client.enable": Action(frozenset({A.CLIENT_ADMIN, A.PLATFORM_ADMIN}), True,
+                            N_("重新启用接入应用")),
+    # A lost staff authenticator: reset by a platform administrator, never one's own.
+    "staff.reset_totp": Action(frozenset({A.PLATFORM_ADMIN}), True, N_("重置工作人员动态验证码")),
     # Dashboard (issue 5 item 7): counts only, no personal data.
     "dashboard.view": Action(frozenset({A.MANAGER, A.DEPARTMENT_HEAD, A.AUDITOR,
                                         A.PLATFORM_ADMIN}), False, N_("运行统计")),
@@ -99,6 +109,7 @@ NAV: tuple[NavEntry, ...] = (
     NavEntry("account.approve_unban", "admin.unban_requests", N_("解封审批")),
     NavEntry("client.view", "admin.clients_list", N_("接入应用")),
     NavEntry("dashboard.view", "admin.dashboard", N_("运行统计")),
+    NavEntry("staff.reset_totp", "admin.staff_list", N_("工作人员")),
 )
 
 

@@ -39,6 +39,7 @@ class StaffSession:
     last_seen: int
     checked: int  # last time the directory confirmed the account
     pending: list[str] = field(default_factory=list)
+    started_ms: int = 0  # for `StaffSessions.end_member` (a second-exact ``created`` is too coarse)
     key: str = ""  # the Store key (digest of the token); not the token
 
     @property
@@ -86,7 +87,8 @@ class StaffSessions:
                          display_name=identity.display_name, department=identity.department,
                          roles=sorted(r.value for r in identity.roles),
                          source=identity.source.value, kind=kind, created=now, last_seen=now,
-                         checked=now, pending=list(pending or []), key=self._key(token))
+                         checked=now, pending=list(pending or []),
+                         started_ms=int(time.time() * 1000), key=self._key(token))
         self._save(s, now)
         return token, s
 
@@ -100,7 +102,8 @@ class StaffSessions:
             return None
         s = StaffSession(**data, key=key)
         now = int(time.time())
-        if now - s.created >= self._lifetime(s) or now - s.last_seen >= self.idle:
+        if now - s.created >= self._lifetime(s) or now - s.last_seen >= self.idle \
+                or self._cut_off(s):
             self._store.delete(key)
             return None
         if now - s.last_seen >= TOUCH_EVERY:
@@ -113,3 +116,18 @@ class StaffSessions:
 
     def end(self, s: StaffSession) -> None:
         self._store.delete(s.key)
+
+    # Sessions are found by token digest only; ending all of one member's sessions is a
+    # per-member cut-off time that `load` checks, kept as long as any session may live.
+    @staticmethod
+    def _cut_key(member_id: int) -> str:
+        return f"staff-cut:{member_id}"
+
+    def end_member(self, member_id: int) -> None:
+        """Every session of ``member_id`` started until now stops working (authenticator reset)."""
+        self._store.set(self._cut_key(member_id), str(int(time.time() * 1000)),
+                        max(self.absolute, self.api_absolute))
+
+    def _cut_off(self, s: StaffSession) -> bool:
+        cut = self._store.get(self._cut_key(s.member_id))
+        return cut is not None and s.started_ms <= int(cut)

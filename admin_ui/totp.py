@@ -4,7 +4,7 @@ The same choices as citizens' TOTP (`idp.accounts.totp`, whose helpers this reus
 6 digits, 30-second steps, one step of drift, 160-bit secrets encrypted at rest, and a
 code refused once its time step has been used, so a code seen over a shoulder at the
 counter cannot be replayed. Staff get no recovery codes: a lost authenticator is reset by
-a platform administrator (``idp staff reset-totp``, next wave), which is audited.
+a platform administrator (`admin_ui.staff_admin`, page 工作人员), which is audited.
 """
 
 from __future__ import annotations

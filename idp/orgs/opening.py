@@ -121,6 +121,15 @@ class OpeningError(Exception):
         self.message = zh
 
 
+def registry_refusal(check: EnterpriseCheck) -> str:
+    """Why the registry's answer refuses an opening ("" when it does not); also used by the
+    counter route (admin_ui.counter_org, R-22)."""
+    return ("org_not_registered" if not check.found else "org_not_active"
+            if not check.active else "not_representative"
+            if not check.representative_matched else "name_mismatch"
+            if check.name_matched is False else "")
+
+
 def same_name(a: str, b: str) -> bool:
     """Names as registries compare them: trimmed; Latin names case- and space-blind."""
     return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
@@ -363,10 +372,7 @@ class Opening:
             self._fail(person_id, method, OpeningError("registry_unavailable"), code)
         except InvalidCheckRequest:
             self._fail(person_id, method, OpeningError("invalid_credit_code"), code)
-        reason = ("org_not_registered" if not check.found else "org_not_active"
-                  if not check.active else "not_representative"
-                  if not check.representative_matched else "name_mismatch"
-                  if check.name_matched is False else "")
+        reason = registry_refusal(check)
         if reason:
             self._fail(person_id, method, OpeningError(reason), code, check.reference,
                        masked=mask_id_number(rep_number))

@@ -62,12 +62,18 @@ API_CALLS: dict[str, tuple[str, str, dict[str, Any] | None]] = {
                                None),
     "counter.print_agreement": ("GET", "/api/v1/admin/counter/persons/{person}/agreement",
                                 None),
+    "counter.phone_change": ("POST", f"/api/v1/admin/counter/cases/{_CASE}/phone-change",
+                             None),
+    "counter.register_org": ("POST", f"/api/v1/admin/counter/cases/{_CASE}/org-registration",
+                             {}),
+    "staff.reset_totp": ("GET", "/api/v1/admin/staff", None),
     "client.view": ("GET", "/api/v1/admin/clients", None),
     "client.create": ("POST", "/api/v1/admin/clients",
                       {"name": "矩阵测试系统", "redirect_uris": ["https://rp.example/cb"]}),
     "client.update": ("PATCH", f"/api/v1/admin/clients/{_CLIENT}", {"min_realname_level": 2}),
     "client.rotate_secret": ("POST", f"/api/v1/admin/clients/{_CLIENT}/secret", None),
     "client.disable": ("POST", f"/api/v1/admin/clients/{_CLIENT}/disable", None),
+    "client.enable": ("POST", f"/api/v1/admin/clients/{_CLIENT}/enable", None),
     "dashboard.view": ("GET", "/api/v1/admin/dashboard", None),
 }
 PAGE_CALLS: dict[str, tuple[str, str, dict[str, str] | None]] = {
@@ -90,12 +96,16 @@ PAGE_CALLS: dict[str, tuple[str, str, dict[str, str] | None]] = {
     "counter.register": ("POST", f"/admin/counter/cases/{_CASE}/activate", {"signed": "yes"}),
     "counter.password_reset": ("POST", f"/admin/counter/cases/{_CASE}/password-reset", {}),
     "counter.print_agreement": ("GET", "/admin/counter/persons/{person}/agreement", None),
+    "counter.phone_change": ("POST", f"/admin/counter/cases/{_CASE}/phone-change", {}),
+    "counter.register_org": ("POST", f"/admin/counter/cases/{_CASE}/org", {}),
+    "staff.reset_totp": ("GET", "/admin/staff", None),
     "client.view": ("GET", "/admin/clients", None),
     "client.create": ("POST", "/admin/clients", {"name": "矩阵测试系统",
                                                  "redirect_uris": "https://rp.example/cb"}),
     "client.update": ("POST", f"/admin/clients/{_CLIENT}/edit", {"min_realname_level": "2"}),
     "client.rotate_secret": ("POST", f"/admin/clients/{_CLIENT}/rotate-secret", {}),
     "client.disable": ("POST", f"/admin/clients/{_CLIENT}/disable", {"confirm": "yes"}),
+    "client.enable": ("POST", f"/admin/clients/{_CLIENT}/enable", {}),
     "dashboard.view": ("GET", "/admin/dashboard", None),
 }
 PAGE_ONLY = {"console.home"}  # the menu page has no API twin
@@ -107,10 +117,12 @@ PREPARE: dict[str, Callable[[Platform, int], object]] = {
     "client.update": _prepare_client,
     "client.rotate_secret": _prepare_client,
     "client.disable": _prepare_client,
+    "client.enable": _prepare_client,
 }
 # Their allowed roles need a card read checked by the population registry (simulator):
-# tested in tests/admin/test_counter_api.py (clerk and platform administrator).
-ALLOWED_ELSEWHERE = {"counter.register", "counter.password_reset"}
+# tested in tests/admin/test_counter_api.py, test_counter_phone.py and test_counter_org.py.
+ALLOWED_ELSEWHERE = {"counter.register", "counter.password_reset", "counter.phone_change",
+                     "counter.register_org"}
 FORBIDDEN = [(action, role) for action in sorted(ACTIONS) for role in Role
              if role not in ACTIONS[action].roles]
 ALLOWED = [(action, role) for action in sorted(ACTIONS) for role in Role

@@ -1,0 +1,140 @@
+"""Changing the bound phone at the counter when the old number is lost (R-41, issue 5).
+
+ID card read (population registry, simulator), SMS code to the NEW number read out by the
+applicant, then the change: sessions end, the new number is told, history and audit.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from idp.accounts.models import Person
+from idp.accounts.service import Accounts
+from idp.platform import Platform
+from idp.staff.directory import Role
+from tests.admin.helpers import STAFF_PASSWORD, csrf, make_local_staff, page_sign_in
+from tests.admin.test_counter_api import (  # noqa: F401 - fixtures
+    CARD,
+    Counter,
+    _authorities_ok,
+    audit,
+    clerk,
+    settings_overrides,
+    simulator,
+    web_login,
+)
+
+OLD = "13800138004"
+NEW = "13900139004"
+
+
+def _holder(make_citizen) -> Any:  # type: ignore[no-untyped-def]
+    return make_citizen(id_number=CARD["id_number"], name="刘洋", phone=OLD,
+                        password="Liu-Yang-Passw0rd")
+
+
+def _phone(platform: Platform, person_id: int) -> str | None:
+    with platform.db.session() as db:
+        accounts = Accounts(db, platform.protector, platform.hasher)
+        return accounts.phone(db.get(Person, person_id))  # type: ignore[arg-type]
+
+
+def test_lost_phone_is_replaced_sessions_end_and_history_records_it(
+        clerk: Counter, make_citizen, client, platform: Platform) -> None:  # noqa: F811
+    citizen = _holder(make_citizen)
+    assert web_login(client, {"identifier": citizen.id_number,
+                              "password": citizen.password}).status_code == 302
+    assert client.get("/account").status_code == 200
+    case = clerk.verified(NEW)
+    resp = clerk.post(f"/api/v1/admin/counter/cases/{case}/phone-change")
+    assert resp.status_code == 200, resp.json
+    assert resp.json == {"person_id": citizen.person_id, "account_name": "3502**********0157",
+                         "phone": "139****9004", "sessions_ended": True}
+    assert _phone(platform, citizen.person_id) == NEW
+    assert client.get("/account").status_code == 302  # whoever had the old phone is out
+    [notice] = [m for m in platform.sms.messages(NEW)  # type: ignore[attr-defined]
+                if m.template == "phone_changed"]
+    assert "139****9004" in notice.text
+    assert platform.sms.messages(OLD) == []  # type: ignore[attr-defined]  # it is lost
+    [change] = [r for r in audit(platform, "account:phone:change") if r.outcome == "success"]
+    assert change.target == citizen.sub and change.details == {
+        "method": "counter", "phone": "138****8004", "new_phone": "139****9004"}
+    [console] = audit(platform, "admin:counter:phone_change")
+    assert console.actor == clerk.actor and OLD not in str(console.details)
+    assert CARD["id_number"] not in str(console.details)
+    # The case is spent: a second change needs a new card read.
+    again = clerk.post(f"/api/v1/admin/counter/cases/{case}/phone-change")
+    assert again.status_code == 404
+
+
+def _no_verification(c: Counter) -> str:
+    return c.case()
+
+
+def _sent_not_verified(c: Counter) -> str:
+    case = c.case()
+    assert c.post(f"/api/v1/admin/counter/cases/{case}/sms", {"phone": NEW}).status_code == 200
+    return case
+
+
+@pytest.mark.parametrize(("prepare", "holder", "status", "problem"), [
+    (_no_verification, True, 409, "phone_not_verified"),
+    (_sent_not_verified, True, 409, "phone_not_verified"),
+    (lambda c: c.verified(NEW), False, 409, "no_account"),
+    (lambda c: c.verified(OLD), True, 409, "same_phone"),
+])
+def test_refusals_change_nothing(clerk: Counter, make_citizen, platform: Platform,  # noqa: F811
+                                 prepare, holder: bool, status: int, problem: str) -> None:
+    citizen = _holder(make_citizen) if holder else None
+    case = prepare(clerk)
+    resp = clerk.post(f"/api/v1/admin/counter/cases/{case}/phone-change")
+    assert resp.status_code == status and resp.json["type"] == f"urn:idp:problem:{problem}"
+    if citizen is not None:
+        assert _phone(platform, citizen.person_id) == OLD
+    assert audit(platform, "admin:counter:phone_change") == []
+
+
+def test_a_number_bound_to_someone_else_is_refused(clerk: Counter,  # noqa: F811
+                                                   make_citizen) -> None:
+    _holder(make_citizen)
+    make_citizen(id_number="110105194912310029", phone=NEW)
+    resp = clerk.post(f"/api/v1/admin/counter/cases/{clerk.case()}/sms", {"phone": NEW})
+    assert resp.status_code == 409 and resp.json["type"] == "urn:idp:problem:phone_taken"
+
+
+def test_a_banned_account_keeps_its_phone(clerk: Counter, make_citizen,  # noqa: F811
+                                          platform: Platform) -> None:
+    citizen = _holder(make_citizen)
+    with platform.db.session() as db:
+        db.get(Person, citizen.person_id).status = "banned"  # type: ignore[union-attr]
+    resp = clerk.post(f"/api/v1/admin/counter/cases/{clerk.verified(NEW)}/phone-change")
+    assert resp.status_code == 409 and resp.json["type"] == "urn:idp:problem:account_banned"
+    assert _phone(platform, citizen.person_id) == OLD
+
+
+def test_phone_change_through_the_console(app: Flask, platform: Platform,
+                                          make_citizen) -> None:
+    citizen = _holder(make_citizen)
+    make_local_staff(platform, "clerk2", [Role.CLERK])
+    browser = app.test_client()
+    page_sign_in(browser, "clerk2", STAFF_PASSWORD)
+    token = csrf(browser, "/admin/counter")
+    form = {k: v for k, v in CARD.items() if k != "photo"}
+    resp = browser.post("/admin/counter/card", data={**form, "id_type": "resident_id",
+                                                      "csrf_token": token})
+    assert resp.status_code == 302, resp.get_data(as_text=True)[:300]
+    case_page = resp.headers["Location"]
+    html = browser.get(case_page).get_data(as_text=True)
+    assert 'id="change-phone"' in html and "disabled" in html.split('id="change-phone"')[1][:40]
+    browser.post(f"{case_page}/sms", data={"phone": NEW, "csrf_token": token})
+    text = platform.sms.messages(NEW)[0].text  # type: ignore[attr-defined]
+    code = "".join(c for c in text if c.isdigit())[:6]
+    browser.post(f"{case_page}/verify", data={"code": code, "csrf_token": token})
+    done = browser.post(f"{case_page}/phone-change", data={"csrf_token": token})
+    assert done.status_code == 200
+    html = done.get_data(as_text=True)
+    assert "绑定手机已更换" in html and "139****9004" in html and NEW not in html
+    assert _phone(platform, citizen.person_id) == NEW
