@@ -11,10 +11,17 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass, field
 
-from idp.crypto import random_token
+from idp.crypto import keyed_digest, random_token
 from idp.store import Store, get_json, set_json
 
 COOKIE_NAME = "idp_sso"
+
+
+def public_sid(secret_key: str, sid: str) -> str:
+    """The session as relying parties see it (the ``sid`` claim of ID, access and logout
+    tokens): a keyed digest, because ``sid`` itself is the browser's session cookie and a
+    department system, or anyone reading an ``id_token_hint``, must not be able to use it."""
+    return keyed_digest(secret_key, f"sid\x00{sid}")[:32]
 
 
 @dataclass

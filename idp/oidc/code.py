@@ -16,6 +16,7 @@ from authlib.oidc.core import grants as oidc_grants
 from authlib.oidc.core.errors import RequestNotSupportedError, RequestURINotSupportedError
 
 from idp.accounts.models import Person
+from idp.accounts.sessions import public_sid
 from idp.audit import service as audit
 from idp.oidc import acting, refresh
 from idp.oidc.client_auth import ALL_METHODS
@@ -117,7 +118,7 @@ class OpenIDCode(oidc_grants.OpenIDCode):
     def get_authorization_code_claims(self, authorization_code):  # type: ignore[no-untyped-def]
         claims = super().get_authorization_code_claims(authorization_code)
         if authorization_code.sid:  # OIDC Back-Channel Logout §2.1
-            claims["sid"] = authorization_code.sid
+            claims["sid"] = public_sid(self.server.settings.secret_key, authorization_code.sid)
         return claims
 
     def process_token(self, grant, response):  # type: ignore[no-untyped-def]

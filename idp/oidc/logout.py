@@ -26,6 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from idp.accounts.models import Person
+from idp.accounts.sessions import public_sid
 from idp.audit import service as audit
 from idp.crypto import random_token
 from idp.oidc import refresh, runtime
@@ -59,7 +60,7 @@ def logout_token(platform: Platform, client: Client, sub: str, sid: str | None) 
               "exp": now + LOGOUT_TOKEN_TTL, "jti": random_token(16), "sub": sub,
               "events": {EVENT: {}}}
     if sid:
-        claims["sid"] = sid
+        claims["sid"] = public_sid(platform.settings.secret_key, sid)
     return jwt.encode({"alg": alg, "kid": key.kid, "typ": "logout+jwt"}, claims, key,
                       algorithms=[alg])
 
@@ -105,7 +106,7 @@ def end_person_sessions(platform: Platform, session: Session, person: Person, re
     ended = platform.sessions.end_all(person.id)
     revoked = runtime.revocations(platform)
     for _s, _clients, sid in ended:
-        revoked.revoke("sid", sid)
+        revoked.revoke("sid", public_sid(platform.settings.secret_key, sid))
     count = refresh.revoke_person(session, person.id)
     audit.record(session, actor=actor, action="oidc:logout:person", target=f"person:{person.id}",
                  details={"reason": reason, "sessions": len(ended), "refresh_tokens": count})
@@ -120,7 +121,7 @@ def end_browser_session(platform: Platform, session: Session, sid: str, reason: 
     §2.7 recommends; the session's access tokens are refused from now on.
     """
     sso, client_ids = platform.sessions.end(sid)
-    runtime.revocations(platform).revoke("sid", sid)
+    runtime.revocations(platform).revoke("sid", public_sid(platform.settings.secret_key, sid))
     if sso is None:
         return []
     person = session.get(Person, sso.person_id)

@@ -21,6 +21,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 
 from idp.accounts.models import Person
+from idp.accounts.sessions import public_sid
 from idp.crypto import DataProtector, DecryptionError
 from idp.oidc import compact
 from idp.oidc.client_cache import VERSION_KEY
@@ -79,7 +80,7 @@ class AccessTokenGenerator(BearerTokenGenerator):
             claims["sub"] = user.sub or subject_for(client, user.person.sub, self.secret_key)
             claims.update(auth_time=user.auth_time, acr=user.acr, amr=user.amr, gid=user.gid)
             if user.sid:
-                claims["sid"] = user.sid
+                claims["sid"] = public_sid(self.secret_key, user.sid)
             claims["ctx"] = self.protector.encrypt(
                 f"{user.person.id}:{user.person.security_epoch}", _CTX)
             if user.acting is not None:  # issue 4 item 5: org + authority, and `actx`

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from idp.accounts.sessions import public_sid
 from tests.oidc.helpers import (
     Pkce,
     auth_params,
@@ -29,7 +30,9 @@ def test_code_flow_issues_signed_id_token_with_session_claims(client, platform, 
     assert claims["auth_time"] == s.auth_time
     assert claims["acr"] == "urn:idp:acr:realname:2"
     assert claims["amr"] == ["pwd", "otp"]
-    assert claims["sid"] == s.sid
+    # The session as the RP sees it: stable, but never the browser's session cookie.
+    assert claims["sid"] == public_sid(platform.settings.secret_key, s.sid) != s.sid
+    assert s.sid not in body["id_token"] + body["access_token"]
     assert "at_hash" in claims
 
 
