@@ -85,7 +85,10 @@ _AFFECTED = schema("GrantsAffected", {"type": "object", "properties": {
 _ITEMS = schema("ServiceItems", {"type": "object", "properties": {
     "clients": {"type": "array", "items": {"type": "object", "properties": {
         "client_id": {"type": "string"}, "name": {"type": "string"},
-        "items": {"type": "array", "items": {"type": "string"}}}}}}})
+        "items": {"type": "array", "items": {"type": "string"}},
+        "names": {"type": "object", "description": "declared items: code → [zh-CN name, "
+                  "English name]", "additionalProperties": {
+                      "type": "array", "items": {"type": "string"}}}}}}}})
 _POLICY = schema("ClientAccessPolicy", {"type": "object", "properties": {
     "client_id": {"type": "string"}, "name": {"type": "string"},
     "account_kinds": {"type": "array", "items": {"type": "string"}},

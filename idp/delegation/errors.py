@@ -26,6 +26,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
                          "Invalid validity: the end must be after the start and after now"),
     "empty_scope": ("请至少选择一项授权事项", "Choose at least one service item"),
     "invalid_scope": ("授权事项格式无效", "Invalid service items"),
+    "unknown_service_item": ("该应用未提供所选的服务事项", "The department system does not "
+                             "offer this service item"),
     "grant_not_active": ("该授权已失效", "The grant is no longer active"),
     "not_pending": ("该申请已处理", "The application has already been handled"),
     "not_under_review": ("该授权无需确认或确认期限已过", "The grant is not awaiting review, or "

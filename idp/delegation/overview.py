@@ -4,15 +4,14 @@ Read-only helpers shared by `idp.delegation.api` and `idp.web.delegation`: the l
 persons a person deals with, the people in a tree as masked names and phones, the service
 items a person may offer in a new grant, and a client's access policy.
 
-Service items, a documented gap: the OIDC client model (idp/oidc/models.py) has no list
-of named service items yet, so a client's offered items are its registered OAuth scopes
-plus ``*`` (the whole department system). When the access policy gains service items
-(issue 4 item 7), only `client_items` changes.
+Service items: a client's offered items are ``*`` (the whole department system) and the
+service items it declares (issue 4 item 7, `idp.oidc.service_items`); a client that
+declares none offers its registered OAuth scopes, as before items existed.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -24,6 +23,7 @@ from idp.delegation.errors import DelegationError
 from idp.delegation.models import MAX_LEVEL, WHOLE_CLIENT, Grant, GrantStatus
 from idp.delegation.scope import Scope
 from idp.delegation.tree import LIVE, bounds, chain_of
+from idp.oidc import service_items
 from idp.oidc.models import Client
 from idp.orgs.models import LegalPerson
 from idp.ratelimit import Limit, RateLimiter
@@ -60,6 +60,8 @@ class ClientItems:
     client_id: str
     name: str
     items: tuple[str, ...]  # ``*`` first when the whole system may be granted
+    # Declared items' names, code → (zh-CN, English) (issue 4 item 7): what pages show.
+    names: dict[str, tuple[str, str]] = field(default_factory=dict)
 
 
 def my_orgs(session: Session, person_id: int) -> list[OrgSummary]:
@@ -94,8 +96,8 @@ def summary(accounts: Accounts, person: Person) -> PersonSummary:
 
 
 def client_items(client: Client) -> tuple[str, ...]:
-    """The service items a client offers: ``*`` plus its registered scopes (module doc)."""
-    return (WHOLE_CLIENT, *sorted(client.scope_set))
+    """The service items a client offers: ``*`` plus its declared items (module doc)."""
+    return service_items.offered(client)
 
 
 def offered_items(session: Session, org: LegalPerson, person_id: int,
@@ -109,7 +111,8 @@ def offered_items(session: Session, org: LegalPerson, person_id: int,
     if parent_grant_id is None:
         if person_id != org.representative_person_id:
             return []
-        return [ClientItems(c.client_id, c.name, client_items(c)) for c in clients.values()]
+        return [ClientItems(c.client_id, c.name, client_items(c), service_items.names(c))
+                for c in clients.values()]
     parent = session.get(Grant, parent_grant_id)
     if (parent is None or parent.legal_person_id != org.id
             or parent.grantee_person_id != person_id
@@ -126,7 +129,8 @@ def _within(scope: Scope, clients: dict[str, Client]) -> list[ClientItems]:
         if client is None:  # a client since disabled or removed: nothing to offer there
             continue
         items = client_items(client) if WHOLE_CLIENT in held else tuple(sorted(held))
-        offered.append(ClientItems(client_id, client.name, items))
+        offered.append(ClientItems(client_id, client.name, items,
+                                   service_items.names(client)))
     return offered
 
 
@@ -147,7 +151,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "org_inactive": 409, "person_inactive": 409, "duplicate": 409, "grant_not_active": 409,
     "not_pending": 409, "not_under_review": 409,
     "self_grant": 422, "cycle": 422, "invalid_validity": 422, "empty_scope": 422,
-    "invalid_scope": 422, "invalid_deadline": 422,
+    "invalid_scope": 422, "invalid_deadline": 422, "unknown_service_item": 422,
 }
 
 
@@ -161,14 +165,17 @@ LOOKUPS_LIMITED = ("查找人员过于频繁,请稍后再试", "Too many look-up
 
 
 def check_known_items(session: Session, scope: Scope) -> None:
-    """Refuse items a client does not offer (checked on writes; rules check the rest)."""
+    """Refuse unknown or disabled clients (``invalid_scope``) and items a client does not
+    offer (``unknown_service_item``); checked on writes, rules check the rest."""
     clients = {c.client_id: c for c in session.scalars(
         select(Client).where(Client.client_id.in_(set(scope.items)),
                              Client.disabled.is_(False)))}
     for client_id, items in scope.items.items():
         client = clients.get(client_id)
-        if client is None or not items <= set(client_items(client)):
+        if client is None:
             raise DelegationError("invalid_scope")
+        if not items <= set(client_items(client)):
+            raise DelegationError("unknown_service_item")
 
 # Naming a grantee reveals a masked name: bounded per person like any guessable lookup.
 GRANTEE_LOOKUPS = Limit("delegation-lookup", 30, 3600)
@@ -183,5 +190,7 @@ def lookup_allowed(limiter: RateLimiter, person_id: int) -> int:
 
 def all_items(session: Session) -> list[ClientItems]:
     """Every enabled client and its items: what an application may ask for."""
-    return [ClientItems(c.client_id, c.name, client_items(c)) for c in session.scalars(
-        select(Client).where(Client.disabled.is_(False)).order_by(Client.name))]
+    clients = session.scalars(
+        select(Client).where(Client.disabled.is_(False)).order_by(Client.name))
+    return [ClientItems(c.client_id, c.name, client_items(c), service_items.names(c))
+            for c in clients]

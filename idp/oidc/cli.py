@@ -61,10 +61,15 @@ def clients() -> None:
 @click.option("--min-level", default=1, type=click.IntRange(1, 3),
               help="Minimum real-name level.")
 @click.option("--require-mfa", is_flag=True, help="Require a second factor.")
+@click.option("--service-item", "service_items", multiple=True,
+              help="Repeatable: a service item offered, code=名称 or code=名称|English name.")
+@click.option("--exchange-audience", "exchange_audiences", multiple=True,
+              help="Repeatable: a client id this client may exchange tokens for (RFC 8693).")
 @click.option("--json", "as_json", is_flag=True, help="Print client_id and client_secret as JSON.")
 def create(name, redirect_uris, public, grant_types, scope, post_logout,  # type: ignore[no-untyped-def]
            backchannel_logout_uri, token_auth_method, jwks_file, id_token_alg, subject_type,
-           skip_consent, allow_idcard, account_kinds, min_level, require_mfa, as_json):
+           skip_consent, allow_idcard, account_kinds, min_level, require_mfa, service_items,
+           exchange_audiences, as_json):
     """Register a department system; its secret is shown once."""
     try:
         jwks = service.load_jwks(jwks_file.read_text()) if jwks_file else None
@@ -77,7 +82,8 @@ def create(name, redirect_uris, public, grant_types, scope, post_logout,  # type
             id_token_signed_response_alg=id_token_alg, subject_type=subject_type,
             skip_consent=skip_consent, allow_idcard=allow_idcard,
             allowed_account_kinds=list(account_kinds) or ["natural"],
-            min_realname_level=min_level, require_mfa=require_mfa)
+            min_realname_level=min_level, require_mfa=require_mfa,
+            service_items=list(service_items), exchange_audiences=list(exchange_audiences))
         platform = _platform()
         with platform.db.session() as session:
             client, secret = service.create(session, platform.settings.secret_key, spec,
@@ -120,6 +126,51 @@ def show(client_id: str) -> None:
             _fail(f"no client {client_id!r}")
             return
         click.echo(json.dumps(service.describe(client), ensure_ascii=False, indent=2))
+
+
+@clients.command("edit")
+@click.argument("client_id")
+@click.option("--service-item", "service_items", multiple=True,
+              help="Repeatable; replaces the service items: code=名称 or code=名称|English name.")
+@click.option("--clear-service-items", is_flag=True, help="Offer no declared service items.")
+@click.option("--exchange-audience", "exchange_audiences", multiple=True,
+              help="Repeatable; replaces the clients this one may exchange tokens for.")
+@click.option("--clear-exchange-audiences", is_flag=True, help="Allow no token exchange target.")
+@click.option("--grant-type", "grant_types", multiple=True,
+              type=click.Choice(service.GRANT_TYPES), help="Repeatable; replaces the grants.")
+@click.option("--account-kind", "account_kinds", multiple=True,
+              type=click.Choice(service.ACCOUNT_KINDS), help="Repeatable; replaces the kinds.")
+@click.option("--min-level", type=click.IntRange(1, 3), default=None)
+@click.option("--require-mfa/--no-require-mfa", default=None)
+def edit(client_id, service_items, clear_service_items,  # type: ignore[no-untyped-def]
+         exchange_audiences, clear_exchange_audiences, grant_types, account_kinds, min_level,
+         require_mfa):
+    """Change a client's access policy; every server applies it from the next request."""
+    from admin_ui.client_edit import update
+
+    values: dict[str, object] = {}
+    if service_items or clear_service_items:
+        values["service_items"] = list(service_items)
+    if exchange_audiences or clear_exchange_audiences:
+        values["exchange_audiences"] = list(exchange_audiences)
+    for name, value in (("grant_types", list(grant_types)),
+                        ("allowed_account_kinds", list(account_kinds))):
+        if value:
+            values[name] = value
+    for name, value in (("min_realname_level", min_level), ("require_mfa", require_mfa)):
+        if value is not None:
+            values[name] = value
+    platform = _platform()
+    try:
+        with platform.db.session() as session:
+            _client, changed = update(session, client_id, values, actor=ACTOR)
+    except LookupError:
+        _fail(f"no client {client_id!r}")
+        return
+    except service.ClientError as exc:
+        _fail(str(exc))
+        return
+    click.echo(f"changed: {', '.join(changed)}" if changed else "nothing changed")
 
 
 @clients.command("rotate-secret")

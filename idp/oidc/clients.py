@@ -20,8 +20,12 @@ from idp.db import utcnow
 from idp.oidc.claims import SUPPORTED_SCOPES
 from idp.oidc.keys import SUPPORTED_ALGS
 from idp.oidc.models import CONFIDENTIAL_METHODS, Client
+from idp.oidc.service_items import ServiceItemError
+from idp.oidc.service_items import parse as parse_service_items
 
-GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
+TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"  # RFC 8693 §2.1
+GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials", TOKEN_EXCHANGE)
+MAX_EXCHANGE_AUDIENCES = 20
 ACCOUNT_KINDS = ("natural", "legal_acting")
 SUBJECT_TYPES = ("public", "pairwise")
 
@@ -48,6 +52,8 @@ class ClientSpec:
     allowed_account_kinds: list[str] = field(default_factory=lambda: ["natural"])
     min_realname_level: int = 1
     require_mfa: bool = False
+    service_items: list[Any] = field(default_factory=list)
+    exchange_audiences: list[str] = field(default_factory=list)
 
 
 _FORBIDDEN_SCHEMES = {"javascript", "data", "vbscript", "file"}
@@ -64,7 +70,8 @@ def _check_uri(uri: str, what: str) -> None:
 
 
 def validate(spec: ClientSpec) -> None:
-    """Refuse inconsistent registrations (OIDC Registration §2)."""
+    """Refuse inconsistent registrations (OIDC Registration §2); normalises
+    ``spec.service_items`` in place (CLI strings become ``{code, name, name_en}``)."""
     if not spec.name.strip() or len(spec.name) > 200:
         raise ClientError("name is required (at most 200 characters)")
     for grant in spec.grant_types:
@@ -81,6 +88,9 @@ def validate(spec: ClientSpec) -> None:
         raise ClientError(f"unknown scopes {sorted(unknown)}")
     if spec.public and "client_credentials" in spec.grant_types:
         raise ClientError("a public client cannot use client_credentials")
+    if spec.public and TOKEN_EXCHANGE in spec.grant_types:
+        raise ClientError("a public client cannot use token exchange")
+    _check_policy_lists(spec)
     if spec.id_token_signed_response_alg not in SUPPORTED_ALGS:
         raise ClientError(f"id token algorithm must be one of {SUPPORTED_ALGS}")
     if spec.subject_type not in SUBJECT_TYPES:
@@ -101,6 +111,20 @@ def validate(spec: ClientSpec) -> None:
             raise ClientError("the JWKS cannot be read") from exc
 
 
+def _check_policy_lists(spec: ClientSpec) -> None:
+    """Service items (issue 4 item 7) and token exchange audiences (RFC 8693)."""
+    try:
+        spec.service_items = parse_service_items(spec.service_items)
+    except (ServiceItemError, TypeError) as exc:
+        raise ClientError(f"service items: {exc}") from exc
+    audiences = spec.exchange_audiences
+    if (not isinstance(audiences, list) or len(audiences) > MAX_EXCHANGE_AUDIENCES
+            or not all(isinstance(a, str) and 0 < len(a) <= 64 and a.isascii()
+                       and a.isprintable() and " " not in a for a in audiences)):
+        raise ClientError("exchange audiences must be client ids "
+                          f"(at most {MAX_EXCHANGE_AUDIENCES})")
+
+
 def create(session: Session, secret_key: str, spec: ClientSpec, *,
            actor: str) -> tuple[Client, str | None]:
     """Register a client; returns it and its secret (shown once; None for public clients)."""
@@ -118,7 +142,9 @@ def create(session: Session, secret_key: str, spec: ClientSpec, *,
         id_token_signed_response_alg=spec.id_token_signed_response_alg,
         subject_type=spec.subject_type, skip_consent=spec.skip_consent,
         allow_idcard=spec.allow_idcard, allowed_account_kinds=list(spec.allowed_account_kinds),
-        min_realname_level=spec.min_realname_level, require_mfa=spec.require_mfa)
+        min_realname_level=spec.min_realname_level, require_mfa=spec.require_mfa,
+        service_items=list(spec.service_items),
+        exchange_audiences=list(dict.fromkeys(spec.exchange_audiences)))
     session.add(client)
     session.flush()
     audit.record(session, actor=actor, action="oidc:client:create",
@@ -177,6 +203,8 @@ def describe(client: Client) -> dict[str, Any]:
         "allow_idcard": client.allow_idcard,
         "allowed_account_kinds": client.allowed_account_kinds,
         "min_realname_level": client.min_realname_level, "require_mfa": client.require_mfa,
+        "service_items": list(client.service_items or []),
+        "exchange_audiences": list(client.exchange_audiences or []),
         "created_at": client.created_at.isoformat() if client.created_at else None,
     }
 

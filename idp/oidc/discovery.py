@@ -6,6 +6,7 @@ from typing import Any
 
 from idp.oidc.claims import SUPPORTED_CLAIMS, SUPPORTED_SCOPES
 from idp.oidc.client_auth import CONFIDENTIAL_METHODS
+from idp.oidc.clients import GRANT_TYPES
 from idp.oidc.keys import SUPPORTED_ALGS
 from idp.web.sso import acr_for_level
 
@@ -24,7 +25,7 @@ def provider_metadata(issuer: str) -> dict[str, Any]:
         "scopes_supported": list(SUPPORTED_SCOPES),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "grant_types_supported": list(GRANT_TYPES),
         "subject_types_supported": ["public", "pairwise"],
         "id_token_signing_alg_values_supported": list(SUPPORTED_ALGS),
         "token_endpoint_auth_methods_supported": CONFIDENTIAL_METHODS + ["none"],

@@ -69,8 +69,10 @@ class IntrospectionEndpoint(_IntrospectionEndpoint):
         from idp.oidc.acting import live_claims
 
         server = self.server
+        # The audience: the client the authority was evaluated for (an exchanged token's
+        # target, RFC 8693; the same as client_id for every other token).
         found = live_claims(server.db(), server.platform.protector, server.settings.secret_key,
-                            claims, person_id, server.query_client(claims.get("client_id")))
+                            claims, person_id, server.query_client(claims.get("aud")))
         payload.update(found or {})
         return found is not None
 

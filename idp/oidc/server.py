@@ -21,12 +21,14 @@ from sqlalchemy.orm import Session
 
 from idp.accounts.models import Person
 from idp.audit import service as audit
+from idp.federation import peer_clients
 from idp.oidc import client_cache, refresh, runtime
 from idp.oidc.claims import SUPPORTED_SCOPES
 from idp.oidc.client_auth import PrivateKeyJwt
 from idp.oidc.client_credentials import ClientCredentialsGrant
 from idp.oidc.code import AuthorizationCodeGrant, OpenIDCode, RefuseRequestObjects
 from idp.oidc.codes import CodeStore
+from idp.oidc.exchange import TokenExchangeGrant
 from idp.oidc.models import Client
 from idp.oidc.pkce import S256CodeChallenge
 from idp.oidc.subject import subject_for
@@ -73,6 +75,7 @@ class IdpAuthorizationServer(AuthorizationServer):
                              RefuseRequestObjects()])
         self.register_grant(refresh.RefreshTokenGrant)
         self.register_grant(ClientCredentialsGrant)
+        self.register_grant(TokenExchangeGrant)  # RFC 8693 (exchange.py)
 
     # -- ports ------------------------------------------------------------------------------
 
@@ -94,6 +97,8 @@ class IdpAuthorizationServer(AuthorizationServer):
     def query_client(self, client_id: Any, version: Any = ...) -> Client | None:
         """The active client ``client_id``; ``version`` is the client cache version when the
         caller has already read it from the Store (one round trip fewer)."""
+        if peer_clients.is_peer_id(client_id):  # a federation node (issue 6, OIDF §12.1)
+            return peer_clients.peer_client(self.platform, client_id)
         if not isinstance(client_id, str) or not 0 < len(client_id) <= MAX_CLIENT_ID_LENGTH:
             return None
         if not (client_id.isascii() and client_id.isprintable()):

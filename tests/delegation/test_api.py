@@ -133,7 +133,7 @@ def test_redelegation_within_own_scope(client, tree: Tree, apps: Apps):
     pytest.param("rep", {"scope": [{"client_id": "nope", "item": "*"}]}, 422,
                  "invalid_scope", id="unknown-client"),
     pytest.param("rep", {"scope": [{"client_id": "dept-b", "item": "tax"}]}, 422,
-                 "invalid_scope", id="item-not-offered"),
+                 "unknown_service_item", id="item-not-offered"),
     pytest.param("rep", {"scope": ["dept-b"]}, 422, "invalid_scope", id="scope-shape"),
     pytest.param("rep", {"scope": "dept-b"}, 422, "validation", id="scope-type"),
     pytest.param("rep", {"may_redelegate": "yes"}, 422, "validation", id="flag-type"),

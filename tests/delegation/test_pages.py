@@ -104,7 +104,7 @@ def test_grant_shows_masked_grantee_then_grants(app, tree: Tree):
     pytest.param("rep", {"identifier": ""}, 400, "请填写被授权人", id="no-identifier"),
     pytest.param("rep", {"item": []}, 422, MESSAGES["empty_scope"][0], id="no-items"),
     pytest.param("rep", {"item": "dept-b"}, 422, MESSAGES["invalid_scope"][0], id="bad-item"),
-    pytest.param("rep", {"item": "dept-b tax"}, 422, MESSAGES["invalid_scope"][0],
+    pytest.param("rep", {"item": "dept-b tax"}, 422, MESSAGES["unknown_service_item"][0],
                  id="item-not-offered"),
     pytest.param("rep", {"valid_until": "2020-01-01"}, 422, MESSAGES["invalid_validity"][0],
                  id="past"),
