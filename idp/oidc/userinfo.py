@@ -105,7 +105,9 @@ class UserInfo:
         if "openid" not in verified.scope:
             raise BearerError("insufficient_scope", "The token lacks the openid scope.", 403)
         person = live_person_snapshot(session, verified)
-        client: Client | None = client_lookup(verified.claims.get("client_id"),
+        # The audience's policy and subjects apply: the same client for an ordinary token,
+        # the target department for an exchanged one (RFC 8693; its ``sub`` is pairwise there).
+        client: Client | None = client_lookup(verified.claims.get("aud"),
                                               verified.client_version)
         if person is None or client is None:
             raise BearerError("invalid_token", "The access token is invalid.", 401)

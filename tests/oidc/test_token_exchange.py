@@ -393,3 +393,18 @@ def test_authority_not_covering_the_target_is_refused(app, client, platform, tre
         edit(platform, target.client_id, allowed_account_kinds=["natural"])
     resp = exchange(client, source, token, audience=target.client_id)
     assert resp.status_code == 400 and resp.get_json()["error"] == "invalid_target"
+
+
+def test_userinfo_with_an_exchanged_token_answers_as_the_target(client, platform, citizen,
+                                                                 source, target, subject):
+    body = exchange(client, source, subject["access_token"],
+                    audience=target.client_id).get_json()
+    resp = client.get("/userinfo", headers={"Authorization": f"Bearer {body['access_token']}"})
+    assert resp.status_code == 200, resp.get_json()
+    info = resp.get_json()
+    with platform.db.session() as db:
+        pairwise = subject_for(db.scalars(select(Client).where(
+            Client.client_id == target.client_id)).one(), citizen.sub,
+            platform.settings.secret_key)
+    assert info["sub"] == pairwise != citizen.sub  # the target's subject, not the source's
+    assert "phone_number" not in info  # the exchanged scope: the target serves no phone
