@@ -13,8 +13,8 @@ managing department decides (`decide_unban`); the asker can never decide
 (`admin_ui.permissions.check_not_own_request`). Approval reactivates the account, tells
 the delegation side (`on_person_unbanned`) and, after commit, the person by SMS.
 
-Every state change calls `account_status_changed`, the hook where federation will
-propagate bans to other nodes (R-80s); it does nothing else yet.
+Every state change calls `account_status_changed`, where federation queues the change
+for the other nodes that linked the account (issue 6 item 4).
 """
 
 from __future__ import annotations
@@ -155,12 +155,14 @@ def account_status_changed(session: Session, person: Person, status: AccountStat
                            actor: str, address: str) -> None:
     """Hook: an account's status changed by ban or unban, inside that transaction.
 
-    The federation engineer propagates bans to other nodes from here (a ban issued at one
-    node must stop the account everywhere, R-51). Called after the local change and its
-    audit record, before commit, so propagation can enqueue work that commits with the ban.
-    Deliberately empty for now.
+    A ban issued at one node must stop the account everywhere (R-51): federation queues a
+    Security Event Token for every node that linked the person (idp/federation/events.py),
+    in this transaction, so it is sent only if the ban commits.
     """
-    del session, person, status, actor, address
+    del address
+    from idp.federation import events
+
+    events.account_status_changed(session, person, status, actor=actor)
 
 
 def ban(platform: Platform, session: Session, person_id: int, *, by: StaffRef,

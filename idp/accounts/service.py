@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import secrets
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import select, update
@@ -20,6 +21,12 @@ from idp.passwords import PasswordHasher
 
 PHONE_KIND = "phone"
 ID_KIND = "id"
+# Called with (session, person) inside every account creation's transaction; federation
+# queues the directory registration here (idp/federation/outbox.py, issue 6 item 2).
+CREATED_HOOKS: list[Callable[[Session, Person], None]] = []
+# Called with (session, person, what) when a bound identifier ("phone") changes, in the same
+# transaction; federation tells the nodes that linked the person (events.py, issue 6 item 4).
+CHANGED_HOOKS: list[Callable[[Session, Person, str], None]] = []
 
 
 class AccountError(Exception):
@@ -176,6 +183,8 @@ class Accounts:
                 self.session.flush()
         except IntegrityError as exc:  # a concurrent registration of the same number won
             raise AccountExists() from exc
+        for hook in CREATED_HOOKS:
+            hook(self.session, person)
         return person
 
     def _set_phone(self, person: Person, phone: str) -> None:
@@ -188,6 +197,8 @@ class Accounts:
         if existing is not None and existing.id != person.id:
             raise PhoneTaken()
         self._set_phone(person, phone)
+        for hook in CHANGED_HOOKS:
+            hook(self.session, person, "phone")
 
     def check_password(self, person: Person, password: str) -> bool:
         """Verify; a legacy or outdated hash is replaced by argon2id on success."""

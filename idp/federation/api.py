@@ -153,7 +153,12 @@ def directory_lookup() -> Response:
 def init_app(app: Flask, platform: Platform) -> None:
     """Build this node's federation service and register the endpoints."""
     from idp import csrf
+    from idp.federation import outbox, set_receiver
 
-    federation(platform)  # checks the federation settings at start-up
+    node = federation(platform)  # checks the federation settings at start-up
     csrf.exempt(bp.name)  # node-to-node calls authenticate with private_key_jwt instead
     app.register_blueprint(bp)
+    csrf.exempt(set_receiver.bp.name)  # SETs are signed by the sending node (RFC 8935)
+    app.register_blueprint(set_receiver.bp)
+    outbox.install(platform)  # account creation and status changes queue federation work
+    outbox.start_worker(node)  # server processes deliver in the background (not in tests)

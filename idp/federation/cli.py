@@ -161,3 +161,27 @@ def show() -> None:
         click.echo("trust chain: " + " → ".join(chain.path))
     except TrustError as exc:
         click.echo(f"trust chain: NOT VALID ({exc})")
+
+
+@federation_group.command("deliver")
+@click.option("--now", "all_now", is_flag=True, help="Retry every pending item now, ignoring "
+              "back-off (after a peer node came back).")
+def deliver(all_now: bool) -> None:
+    """Deliver queued events and registrations to other nodes (for cron; 投递待发事件)."""
+    from idp.federation import outbox
+
+    node = _node()
+    if not node.config.enabled:
+        _fail("this node is not federated (IDP_FEDERATION_LEVEL is empty)")
+    if all_now:
+        outbox.retry_now(node)
+    total = outbox.Report()
+    while True:
+        report = outbox.deliver_due(node)
+        total.delivered += report.delivered
+        total.retried += report.retried
+        total.failed += report.failed
+        if report.delivered + report.retried + report.failed < outbox.BATCH:
+            break
+    click.echo(f"delivered {total.delivered}, to retry {total.retried}, "
+               f"given up {total.failed}, pending {outbox.pending_count(node)}")

@@ -25,6 +25,7 @@ FETCH_PATH = "/federation/fetch"
 LIST_PATH = "/federation/list"
 REGISTER_PATH = "/federation/directory/register"
 LOOKUP_PATH = "/federation/directory/lookup"
+SET_PATH = "/federation/events"
 ALGORITHMS = ["ES256"]
 LEEWAY = 30  # seconds of clock skew tolerated between nodes
 MAX_TOKEN_BYTES = 64 * 1024

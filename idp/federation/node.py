@@ -60,11 +60,30 @@ class FederationNode:
             "mode": self.config.mode,
             "directory_register_endpoint": self.url(entity.REGISTER_PATH),
             "directory_lookup_endpoint": self.url(entity.LOOKUP_PATH),
+            # RFC 8935 push endpoint for Security Event Tokens (set_receiver.py).
+            "set_endpoint": self.url(entity.SET_PATH),
         }
         if child_level(self.config.level):
             meta["federation_fetch_endpoint"] = self.url(entity.FETCH_PATH)
             meta["federation_list_endpoint"] = self.url(entity.LIST_PATH)
         return meta
+
+    def relying_party_metadata(self) -> dict[str, Any]:
+        """``openid_relying_party`` metadata: this node as a client of its peers (OIDF §5.1.2).
+
+        Peers accept it without manual registration (idp/federation/peer_clients.py); the
+        back-channel logout URI lets a home node end our sessions of its person.
+        """
+        from idp.federation import rp
+
+        return {"client_name": self.entity_id, "application_type": "web",
+                "redirect_uris": [self.url(rp.CALLBACK_PATH)],
+                "backchannel_logout_uri": self.url(rp.BACKCHANNEL_PATH),
+                "backchannel_logout_session_required": True,
+                "grant_types": ["authorization_code"], "response_types": ["code"],
+                "token_endpoint_auth_method": "private_key_jwt",
+                "token_endpoint_auth_signing_alg": "ES256",
+                "client_registration_types": ["automatic"]}
 
     def entity_configuration(self) -> str:
         """This node's signed entity configuration (OIDF §3.2, §9)."""
@@ -75,7 +94,8 @@ class FederationNode:
             "iss": self.entity_id, "sub": self.entity_id, "iat": now,
             "exp": now + self.config.statement_ttl, "jwks": self.keys.jwks(),
             "metadata": {"federation_entity": self.federation_entity_metadata(),
-                         "openid_provider": provider_metadata(self.platform.settings.issuer)},
+                         "openid_provider": provider_metadata(self.platform.settings.issuer),
+                         "openid_relying_party": self.relying_party_metadata()},
         }
         if self.config.parent:
             claims["authority_hints"] = [self.config.parent]
