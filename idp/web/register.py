@@ -86,6 +86,10 @@ def start():  # type: ignore[no-untyped-def]
         if value is None:
             return _start_page(tx, form, RegistrationError("field_format"))
         form[key] = value
+    from idp.web import federated  # one account per person across regions (issue 6)
+
+    if form["id_number"] and federated.registered_elsewhere(form["id_type"], form["id_number"]):
+        return federated.offer_existing_account(tx, form["id_type"], form["id_number"])
     try:
         reg = _service().start(channel="web", tx=tx.id if tx else None, **form)
     except RegistrationError as exc:

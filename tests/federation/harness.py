@@ -120,3 +120,53 @@ class Federation:
     def close(self) -> None:
         for node in self.nodes.values():
             node.platform.db.dispose()
+
+
+class Browser:
+    """A person's browser across in-process nodes: one cookie jar (test client) per host.
+
+    ``follow`` walks redirects from node to node — the way a brokered login bounces between
+    the visiting node and the home node — and stops at a page, or at a redirect to a host
+    that is not a node (a department system's callback).
+    """
+
+    def __init__(self, fed: Federation) -> None:
+        self.fed = fed
+        self._clients: dict[str, Any] = {}
+
+    def node_of(self, url: str) -> Node | None:
+        netloc = urlsplit(url).netloc
+        return next((n for n in self.fed.nodes.values()
+                     if urlsplit(n.entity_id).netloc == netloc), None)
+
+    def open(self, method: str, url: str, data: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+        node = self.node_of(url)
+        assert node is not None, f"not a node: {url}"
+        client = self._clients.setdefault(node.name, node.client())
+        parts = urlsplit(url)
+        return client.open(parts.path, method=method, query_string=parts.query, data=data,
+                           base_url=f"{parts.scheme}://{parts.netloc}")
+
+    def follow(self, url: str, method: str = "GET", data: dict[str, str] | None = None,
+               limit: int = 12):  # type: ignore[no-untyped-def]
+        """Request ``url`` and follow redirects between nodes; (last response, its URL)."""
+        resp = self.open(method, url, data)
+        for _ in range(limit):
+            if resp.status_code not in (301, 302, 303, 307) or not resp.location:
+                return resp, url
+            nxt = resp.location
+            if nxt.startswith("/"):
+                parts = urlsplit(url)
+                nxt = f"{parts.scheme}://{parts.netloc}{nxt}"
+            if self.node_of(nxt) is None:
+                return resp, url  # leaves the federation: a department system
+            url, resp = nxt, self.open("GET", nxt)
+        raise AssertionError("redirect loop")
+
+    def submit(self, page, url: str, data: dict[str, str]):  # type: ignore[no-untyped-def]
+        """POST a form of ``page`` (its CSRF token included) and follow the redirects."""
+        import re
+
+        found = re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True))
+        assert found, "the page has no form"
+        return self.follow(url, "POST", {"csrf_token": found.group(1), **data})
