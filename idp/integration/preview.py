@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from idp.accounts.models import Person
 from idp.accounts.service import Accounts
-from idp.accounts.sessions import SsoSession
+from idp.accounts.sessions import SsoSession, public_sid
 from idp.crypto import mask_id_number, mask_name
 from idp.oidc import acting, consent
 from idp.oidc.claims import ClaimContext, claims_for
@@ -63,7 +63,6 @@ EXPLAIN: dict[str, Any] = {
 # Personal data the page never shows in full, although the client receives it (DESIGN.md).
 MASK = {"name": mask_name, "id_number": mask_id_number,
         "phone_number": lambda v: v[:5] + "****" + v[-4:] if len(v) > 9 else "****"}
-SID_SHOWN = 8  # characters of the session id shown: enough to recognise, useless to replay
 
 
 @dataclass
@@ -128,7 +127,7 @@ def preview(platform: Platform, db: Session, client: Client, person: Person, sso
         "iss": settings.issuer, "aud": client.client_id, "sub": sub, "iat": now,
         "exp": now + settings.id_token_ttl, "auth_time": sso.auth_time,
         "nonce": "…", "at_hash": "…", "acr": sso.acr, "amr": list(sso.amr),
-        "sid": sso.sid[:SID_SHOWN] + "…"}
+        "sid": public_sid(settings.secret_key, sso.sid)}
     enterprise = acting.claims(chosen, client, settings.secret_key) if chosen else {}
     id_token.update(enterprise)
     accounts = Accounts(db, platform.protector, platform.hasher)

@@ -11,6 +11,7 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from idp.accounts.sessions import COOKIE_NAME, public_sid
 from idp.audit.models import AuditRecord
 from idp.oidc import clients as client_service
 from idp.oidc.subject import subject_for
@@ -120,6 +121,9 @@ def test_test_account_sees_the_claims_its_client_would_receive(
     assert "urn:idp:acr:realname:2" in _claim(html, "id-token-claims", "acr")
     assert "pwd" in _claim(html, "id-token-claims", "amr")
     assert _claim(html, "id-token-claims", "aud") == f'"{rp.client_id}"'
+    # The sid the client will get: the session's public digest, never the session cookie.
+    sid = _claim(html, "id-token-claims", "sid").strip('"')
+    assert sid == public_sid(platform.settings.secret_key, client.get_cookie(COOKIE_NAME).value)
     assert '"alg": "ES256"' in markup.unescape(html)
     # Personal data masked on the page; nothing usable as a token or a code.
     assert "测试甲" not in html and "测*" in html and TEST_ID not in html
