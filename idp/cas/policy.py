@@ -36,9 +36,16 @@ def login_need(service: CasService, sso: SsoSession | None, person: Person | Non
         need.reasons.append("level")
     if service.require_mfa and not has_mfa(sso):
         need.reasons.append("mfa")
+    # The session's own kind: a certificate sign-in acts for its enterprise (acting.py).
     if account_kind(sso) not in (service.allowed_account_kinds or ["natural"]):
         need.reasons.append("account_kind")
     return need
+
+
+def refused_before_login(need: LoginNeed, sso: SsoSession) -> bool:
+    """A certificate session at a natural-person-only service is refused at once, as in
+    OIDC (`idp.oidc.policy.refused_before_login`); ``renew`` still asks for a login."""
+    return "account_kind" in need.reasons and bool(sso.acting_for) and not need.force_login
 
 
 def denial_after_login(need: LoginNeed) -> str | None:

@@ -34,6 +34,7 @@ class ServiceTicket:
     acr: str
     amr: list[str] = field(default_factory=list)
     from_new_login: bool = False  # issued right after credentials were presented (renew)
+    acting: dict | None = None  # type: ignore[type-arg]  # `ActingRef.dump()`: acts for it
 
 
 def ticket_ttl(settings: Settings) -> int:

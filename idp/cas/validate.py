@@ -4,9 +4,9 @@
 Order of checks: the request's shape (INVALID_REQUEST), the ticket's kind
 (INVALID_TICKET_SPEC), then the ticket is consumed — from here on it is gone whatever
 the outcome (§3.1.1) — and checked against the service (INVALID_SERVICE), the service's
-registration (UNAUTHORIZED_SERVICE), ``renew`` and the person's standing (INVALID_TICKET),
-and finally ``pgtUrl`` (INVALID_PROXY_CALLBACK: this platform issues no proxy-granting
-tickets, docs/cas.md).
+registration (UNAUTHORIZED_SERVICE), ``renew``, the person's standing and any authority
+to act for a legal person, re-checked live (INVALID_TICKET), and finally ``pgtUrl``
+(INVALID_PROXY_CALLBACK: this platform issues no proxy-granting tickets, docs/cas.md).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from idp.accounts.models import Person
 from idp.accounts.service import Accounts
 from idp.audit import service as audit
+from idp.cas import acting
 from idp.cas import responses as r
 from idp.cas.models import CasService
 from idp.cas.tickets import ServiceTicket, ServiceTickets, ticket_ttl
@@ -84,12 +85,21 @@ def validate(platform: Platform, db: Session, req: ValidationRequest, *, proxy: 
     if person is None or not person.is_active or person.security_epoch != st.epoch \
             or platform.sessions.load(st.sid) is None:
         raise r.CasError(r.INVALID_TICKET, "The sign-in behind this ticket has ended.")
+    authority = None
+    if st.acting is not None:  # live, like OIDC's token endpoint (issue 4 item 5)
+        authority = acting.recheck(db, service, person.id, st.acting)
+        if authority is None:
+            raise r.CasError(r.INVALID_TICKET,
+                             "The authority to act for the legal person has ended.")
     if req.pgt_url:
         raise r.CasError(r.INVALID_PROXY_CALLBACK, "Proxy callbacks are not enabled.")
     attrs = release(platform, db, service, person, st) if attributes else None
+    if attrs is not None and authority is not None:
+        attrs.update(acting.attributes(authority))
     audit.record(db, actor=f"person:{person.id}", action="cas:ticket:validated",
                  target=service.client_key, address=address,
-                 details={"acr": st.acr, "attributes": sorted(attrs or {})})
+                 details={"acr": st.acr, "attributes": sorted(attrs or {}),
+                          **({"org": authority.credit_code} if authority else {})})
     return person.sub, attrs
 
 

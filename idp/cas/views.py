@@ -16,8 +16,9 @@ from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
 from idp.accounts.models import Person
+from idp.accounts.sessions import SsoSession
 from idp.audit import service as audit
-from idp.cas import policy, slo
+from idp.cas import acting, policy, slo
 from idp.cas import responses as r
 from idp.cas import services as registry
 from idp.cas.models import CasService
@@ -105,28 +106,52 @@ def _answer(db: Session, service: CasService, url: str, renew: bool, gateway: bo
     if need and tx is not None and sso is not None:
         denial = policy.denial_after_login(need)
         if denial:
-            current_platform().login_txs.finish(tx.id)
-            audit.record(db, actor=f"person:{sso.person_id}", action="cas:login:denied",
-                         outcome="failure", target=service.client_key, address=_address(),
-                         details={"reason": denial})
-            return error_page(_("您的账号不满足该应用的访问要求(实名等级或二次验证)。"), 403)
+            return _deny(db, service, sso, denial, tx)
     if need and gateway and tx is None:
         return redirect(url)  # type: ignore[return-value]  # §2.1.1 gateway: no credentials
+    if need and sso is not None and policy.refused_before_login(need, sso):
+        return _deny(db, service, sso, "account_kind_not_allowed", tx)
     if need:
         return _start_login(service, url, renew, need)
     assert sso is not None and person is not None
+    authority = acting.for_ticket(db, service, sso)
+    if sso.acting_for and acting.serves_acting(service) and authority is None:
+        return _deny(db, service, sso, "no_authority", tx)
     fresh = login_after is not None and sso.auth_time >= login_after
     st = ServiceTicket(service.id, url, person.id, person.sub, sso.sid, sso.epoch,
-                       sso.auth_time, sso.acr, list(sso.amr), from_new_login=fresh)
+                       sso.auth_time, sso.acr, list(sso.amr), from_new_login=fresh,
+                       acting=acting.ActingRef.of(authority).dump() if authority else None)
     platform = current_platform()
     ticket = ServiceTickets(platform.store, ticket_ttl(platform.settings)).issue(st)
     slo.remember(platform, sso.sid, service, url, ticket)
     audit.record(db, actor=f"person:{person.id}", action="cas:ticket:issued",
                  target=service.client_key, address=_address(),
-                 details={"acr": sso.acr, "amr": list(sso.amr), "renew": renew})
+                 details={"acr": sso.acr, "amr": list(sso.amr), "renew": renew,
+                         **({"org": authority.credit_code, "role": authority.role}
+                            if authority else {})})
     if tx is not None:
         platform.login_txs.finish(tx.id)
     return redirect(with_ticket(url, ticket))  # type: ignore[return-value]
+
+
+def _deny(db: Session, service: CasService, sso: SsoSession, reason: str,
+          tx: LoginTransaction | None) -> Response:
+    """A refusal page (CAS has no error redirect), audited, with a reason people can act on."""
+    if tx is not None:
+        current_platform().login_txs.finish(tx.id)
+    audit.record(db, actor=f"person:{sso.person_id}", action="cas:login:denied",
+                 outcome="failure", target=service.client_key, address=_address(),
+                 details={"reason": reason})
+    if reason == "account_kind_not_allowed" and sso.acting_for:
+        message = _("您当前使用企业证书登录(代表企业办事),该应用只为个人办事提供服务。"
+                    "请退出后以个人身份登录。")
+    elif reason == "account_kind_not_allowed":
+        message = _("该应用只接受代表企业办事的登录,请使用企业证书登录。")
+    elif reason == "no_authority":
+        message = _("您已无权代表该企业使用此应用。")
+    else:
+        message = _("您的账号不满足该应用的访问要求(实名等级或二次验证)。")
+    return error_page(message, 403)
 
 
 def _start_login(service: CasService, url: str, renew: bool, need: policy.LoginNeed) -> Response:

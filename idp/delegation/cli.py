@@ -12,17 +12,26 @@ def delegation() -> None:
 
 @delegation.command("lapse-expired")
 def lapse_expired_command() -> None:
-    """Lapse grants a new representative did not keep by the review deadline (run from cron).
+    """Lapse grants a new representative did not keep by the review deadline, and announce
+    grants whose validity ended (run from cron).
 
-    They already stop working at the deadline; this marks them and their subtrees lapsed,
-    audits it and tells the grantees by SMS. Idempotent.
+    Both already stop working on time; this marks un-kept grants and their subtrees lapsed,
+    sends the back-channel logout for sign-ins acting on either kind, audits it and tells
+    the grantees by SMS. Idempotent.
     """
     from idp.cli import get_platform
+    from idp.delegation.expiry import notify_expired
     from idp.delegation.representative import lapse_expired
     from idp.delegation.service import Delegation
+    from idp.oidc.acting_logout import bind
 
     platform = get_platform()
     with platform.db.session() as session:
-        ended = lapse_expired(Delegation.from_platform(session, platform))
-        ids = [g.id for g in ended]
+        ids = [g.id for g in lapse_expired(Delegation.from_platform(bind(session, platform),
+                                                                    platform))]
+    with platform.db.session() as session:  # a second unit: one failure does not undo both
+        expired = [g.id for g in notify_expired(Delegation.from_platform(
+            bind(session, platform), platform))]
     click.echo(f"lapsed {len(ids)} grant(s)" + (f": {' '.join(map(str, ids))}" if ids else ""))
+    click.echo(f"expired {len(expired)} grant(s)"
+               + (f": {' '.join(map(str, expired))}" if expired else ""))

@@ -7,12 +7,19 @@ calls `authority_changed` in its transaction; every remembered session whose aut
 longer holds (re-checked with `acting.recheck`, on the transaction's own state) gets a
 logout token (Back-Channel Logout §2.4) POSTed after the commit, once. The SSO session
 itself lives on: the person may still act as themself or for another legal person.
+
+"Once" is a Store marker per remembered member, set only after the commit when the token
+is about to be sent — a rolled-back change must not swallow a later logout. A session
+that ended before the commit (a ban ends the person's sessions in the same transaction)
+was told by its own logout (`idp.oidc.logout`), so it gets no second token: one per
+(client, sid).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
@@ -26,6 +33,7 @@ from idp.oidc.subject import subject_for
 from idp.platform import Platform
 
 _QUEUE = "oidc.acting_logout_queue"
+_PLATFORM = "oidc.acting_logout_platform"
 
 
 def _key(legal_person_id: int) -> str:
@@ -40,6 +48,15 @@ def remember(platform: Platform, sid: str, client_id: str, person_id: int,
     platform.store.sadd(_key(ref.legal_person_id), member, platform.sessions.absolute)
 
 
+@dataclass(frozen=True)
+class _Pending:
+    """A logout token to send after the commit, unless the session ended or was told."""
+
+    marker: str
+    sid: str
+    notice: LogoutNotice
+
+
 def authority_changed(platform: Platform | None, session: Session,
                       legal_person_ids: Iterable[int]) -> int:
     """Queue logout tokens for remembered sessions whose authority ended; sent on commit.
@@ -50,20 +67,20 @@ def authority_changed(platform: Platform | None, session: Session,
     if platform is None:
         return 0
     session.flush()  # re-check against this transaction's changes
-    notices: list[LogoutNotice] = []
+    pending: list[_Pending] = []
     clients: dict[str, Client | None] = {}
     for org_id in dict.fromkeys(legal_person_ids):
         for member in platform.store.smembers(_key(org_id)):
-            notice = _notice_for(platform, session, member, clients)
-            if notice is not None:
-                notices.append(notice)
-    if notices:
-        _queue(platform, session, notices)
-    return len(notices)
+            found = _notice_for(platform, session, member, clients)
+            if found is not None:
+                pending.append(found)
+    if pending:
+        _queue(platform, session, pending)
+    return len(pending)
 
 
 def _notice_for(platform: Platform, session: Session, member: str,
-                clients: dict[str, Client | None]) -> LogoutNotice | None:
+                clients: dict[str, Client | None]) -> _Pending | None:
     try:
         data = json.loads(member)
         sid, client_id, person_id = str(data["s"]), str(data["c"]), int(data["p"])
@@ -72,6 +89,9 @@ def _notice_for(platform: Platform, session: Session, member: str,
     ref = ActingRef.load(data.get("r"))
     if ref is None or client_id not in platform.sessions.clients(sid):
         return None  # the session ended (its own logout told the client)
+    marker = "oidc-acting-told:" + keyed_digest(platform.settings.secret_key, member)
+    if platform.store.get(marker) is not None:
+        return None  # already told
     if recheck(session, person_id, ref, client_id) is not None:
         return None
     if client_id not in clients:
@@ -81,21 +101,30 @@ def _notice_for(platform: Platform, session: Session, member: str,
     person = session.get(Person, person_id)
     if client is None or client.disabled or not client.backchannel_logout_uri or person is None:
         return None
-    marker = "oidc-acting-told:" + keyed_digest(platform.settings.secret_key, member)
-    if not platform.store.add(marker, "1", platform.sessions.absolute):
-        return None  # already told
     sub = subject_for(client, person.sub, platform.settings.secret_key)
-    return LogoutNotice(client.client_id, client.backchannel_logout_uri,
-                        logout_token(platform, client, sub, sid))
+    return _Pending(marker, sid, LogoutNotice(client.client_id, client.backchannel_logout_uri,
+                                              logout_token(platform, client, sub, sid)))
 
 
-def _queue(platform: Platform, session: Session, notices: list[LogoutNotice]) -> None:
+def _send(platform: Platform, pending: list[_Pending]) -> int:
+    """After the commit: mark each member told, then send; skip sessions that ended."""
+    notices = []
+    for item in {p.marker: p for p in pending}.values():
+        if item.notice.client_id not in platform.sessions.clients(item.sid):
+            continue  # ended meanwhile (e.g. a ban): that logout already told the client
+        if platform.store.add(item.marker, "1", platform.sessions.absolute):
+            notices.append(item.notice)
+    send_notices(platform, notices)
+    return len(notices)
+
+
+def _queue(platform: Platform, session: Session, pending: list[_Pending]) -> None:
     queue = session.info.get(_QUEUE)
     if queue is None:
         queue = session.info[_QUEUE] = []
 
         def send(s: Session) -> None:
-            send_notices(platform, s.info.pop(_QUEUE, []))
+            _send(platform, s.info.pop(_QUEUE, []))
 
         def drop(s: Session, previous) -> None:  # type: ignore[no-untyped-def]
             if previous.parent is None and not previous.nested:
@@ -105,12 +134,20 @@ def _queue(platform: Platform, session: Session, notices: list[LogoutNotice]) ->
 
         event.listen(session, "after_commit", send, once=True)
         event.listen(session, "after_soft_rollback", drop, once=True)
-    queue.extend(notices)
+    queue.extend(pending)
 
 
 def after_delegation_change(session: Session, legal_person_ids: Iterable[int]) -> int:
-    """The delegation code's hook (service.py, bans.py, representative.py)."""
-    return authority_changed(current(), session, legal_person_ids)
+    """The delegation code's hook (service.py, bans.py, representative.py, expiry.py)."""
+    return authority_changed(session.info.get(_PLATFORM) or current(), session,
+                             legal_person_ids)
+
+
+def bind(session: Session, platform: Platform) -> Session:
+    """Name the platform for a unit of work outside the app (the cron CLI), so its changes
+    send logout tokens too."""
+    session.info[_PLATFORM] = platform
+    return session
 
 
 def current() -> Platform | None:

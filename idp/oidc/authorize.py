@@ -34,6 +34,7 @@ from idp.oidc.policy import (
     login_need,
     parse_max_age,
     prompts,
+    refused_before_login,
     unmet_after_login,
 )
 from idp.oidc.server import IdpAuthorizationServer
@@ -153,6 +154,9 @@ def _run(server: IdpAuthorizationServer, req: ParamsRequest, tx: LoginTransactio
             if denial:
                 raise AccessDeniedError(denial)
             need.reasons = [r for r in need.reasons if r != "level"]  # acr_values: voluntary
+        refusal = refused_before_login(need)
+        if refusal:
+            raise AccessDeniedError(refusal)
         if need:
             if "none" in prompt:
                 raise LoginRequiredError()
@@ -162,7 +166,8 @@ def _run(server: IdpAuthorizationServer, req: ParamsRequest, tx: LoginTransactio
             raise AccessDeniedError("The user denied the request.")
         # Issue 4 item 5: whom this authorization acts for (the chooser page, or a preset).
         chosen = acting_page.decide(server.db(), client, person, data, tx, prompt, sso.sid,
-                                    login_after, server.remote_addr())
+                                    login_after, server.remote_addr(),
+                                    certificate_org=sso.acting_for)
         if isinstance(chosen, Response):
             return chosen
         if not consent_given and consent.needs_consent(server.db(), person.id, client,

@@ -69,7 +69,16 @@ def has_mfa(sso: SsoSession) -> bool:
 
 
 def account_kind(sso: SsoSession) -> str:
+    """A session's own kind: an enterprise certificate sign-in (R-23) acts for the
+    enterprise it proved; every other sign-in is a natural person's."""
     return "legal_acting" if sso.acting_for else "natural"
+
+
+# R-23, the safe reading: the certificate proves the enterprise, so a certificate session
+# is never silently used for the representative's private errands. RFC 6749 §4.1.2.1 allows
+# only %x20-21 / %x23-5B / %x5D-7E in a description: plain ASCII, no quotes.
+ENTERPRISE_SIGN_IN = ("account_kind_not_allowed: this is an enterprise certificate sign-in "
+                      "(acting for the enterprise); this client serves natural persons only")
 
 
 @dataclass
@@ -134,5 +143,14 @@ def unmet_after_login(need: LoginNeed, client: Client, acr_values: str | None,
     if "mfa" in need.reasons:
         return "second_factor_required"
     if "account_kind" in need.reasons:
-        return "account_kind_not_allowed"
+        return ENTERPRISE_SIGN_IN if sso.acting_for else "account_kind_not_allowed"
+    return None
+
+
+def refused_before_login(need: LoginNeed) -> str | None:
+    """A certificate session at a natural-person-only client is refused at once rather than
+    sent to a login page that could only repeat it; ``prompt=login`` or ``max_age`` still
+    lead to a fresh login, where the person may sign in as themself."""
+    if "account_kind" in need.reasons and not need.force_login:
+        return ENTERPRISE_SIGN_IN
     return None

@@ -6,6 +6,11 @@ may act for at this client, live from `grants_for_client`. ``org_hint=<credit co
 presets a covering choice; anything else shows the chooser — never act silently. The
 choice is kept in the login transaction (then the consent transaction, then the code),
 so it belongs to this one authorization; two clients in one SSO session act apart.
+
+An enterprise certificate sign-in (R-23, ``SsoSession.acting_for``) proved its enterprise:
+it is an implicit ``org_hint`` — when that enterprise covers the client, no chooser.
+(At natural-person-only clients such a session is refused, `idp.oidc.policy`.)
+The choice is audited once, when it is made: not again when the consent page resumes it.
 """
 
 from __future__ import annotations
@@ -36,19 +41,24 @@ NO_AUTHORITY = "No authority to act for a legal person at this client."
 
 def decide(db: Session, client: Any, person: Person, data: dict[str, str],
            tx: LoginTransaction | None, prompt: set[str], sid: str,
-           login_after: int | None, address: str) -> Acting | Response | None:
-    """The authority this authorization acts under, None for "myself", or the chooser."""
+           login_after: int | None, address: str,
+           certificate_org: str | None = None) -> Acting | Response | None:
+    """The authority this authorization acts under, None for "myself", or the chooser.
+
+    ``certificate_org``: the credit code an enterprise certificate sign-in proved.
+    """
     if not acting.serves_acting(client):
         return None
     found = acting.options(db, person.id, client.client_id)
     chosen = tx.extra.get("acting") if tx is not None else None
     if chosen == SELF and acting.serves_natural(client):
         return None
-    picked = acting.by_hint(found, chosen if isinstance(chosen, str) else None) \
-        or acting.by_hint(found, data.get("org_hint"))
-    if picked is not None:
-        return _chosen(db, person, client, picked, address,
-                       "chooser" if chosen else "org_hint")
+    for how, hint in (("chooser", chosen), ("org_hint", data.get("org_hint")),
+                      ("certificate", certificate_org)):
+        picked = acting.by_hint(found, hint if isinstance(hint, str) else None)
+        if picked is not None:
+            resumed = tx is not None and tx.extra.get("kind") == "consent"
+            return _chosen(db, person, client, picked, address, how, audited=resumed)
     if not found:
         if acting.serves_natural(client):
             return None
@@ -59,11 +69,13 @@ def decide(db: Session, client: Any, person: Person, data: dict[str, str],
 
 
 def _chosen(db: Session, person: Person, client: Any, authority: Authority, address: str,
-            how: str) -> Acting:
-    audit.record(db, actor=f"person:{person.sub}", action="oidc:acting_for",
-                 target=f"org:{authority.credit_code}", address=address,
-                 details={"client": client.client_id, "role": authority.role,
-                          "level": authority.level, "grant": authority.grant_id, "via": how})
+            how: str, *, audited: bool) -> Acting:
+    if not audited:  # the consent page resumes a choice already recorded
+        audit.record(db, actor=f"person:{person.sub}", action="oidc:acting_for",
+                     target=f"org:{authority.credit_code}", address=address,
+                     details={"client": client.client_id, "role": authority.role,
+                              "level": authority.level, "grant": authority.grant_id,
+                              "via": how})
     return Acting.of(authority, client, current_platform().settings.secret_key)
 
 

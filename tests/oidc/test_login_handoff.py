@@ -193,7 +193,9 @@ def test_client_requiring_mfa_asks_for_second_factor(client, platform, citizen):
 def test_client_for_natural_persons_refuses_acting_for_enterprise(client, platform, citizen):
     rp = register(platform)
     sign_in(client, platform, citizen, acting_for="91350200MA00000000")
-    tx = _tx(platform, authorize(client, auth_params(rp, Pkce())))
+    got = query(authorize(client, auth_params(rp, Pkce())).location)  # an enterprise sign-in
+    assert got["error"] == "access_denied" and "certificate" in got["error_description"]
+    tx = _tx(platform, authorize(client, auth_params(rp, Pkce(), prompt="login")))
     assert tx.extra["account_kinds"] == ["natural"]
 
 
