@@ -11,7 +11,7 @@ SERVICES_ENV := var/services/env.sh
 # Extra pytest arguments for both runs, e.g. `make test PYTEST_ARGS='-x -k oidc'`.
 PYTEST_ARGS ?=
 
-.PHONY: help venv services services-stop test test-embedded test-postgres lint demo bench clean
+.PHONY: help venv services services-stop test test-embedded test-postgres lint demo bench bench-directory clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) \
@@ -65,6 +65,10 @@ demo: venv ## Seed the demo citizen and start the platform with two demo departm
 
 bench: services venv ## Benchmark the production server on PostgreSQL + Redis
 	. $(SERVICES_ENV) && $(BIN)/python -m bench
+
+# Not part of `make test`: loads 10 M entries (~3 GB, minutes). BENCH_ARGS='-n 1000000 --keep'
+bench-directory: services venv ## Benchmark the national directory at 10 M entries (docs/federation-scale.md)
+	. $(SERVICES_ENV) && $(BIN)/python -m bench.directory $(BENCH_ARGS)
 
 clean: ## Stop the test services and remove .venv, var/ and caches
 	-bash scripts/services.sh stop

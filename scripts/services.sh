@@ -49,6 +49,8 @@ missing_packages() {
     [ -x "$CHROMIUM" ] || pkgs+=(chromium)
     [ -e /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ] || pkgs+=(fonts-noto-cjk)  # Chinese in browser screenshots
     [ -x /usr/sbin/nginx ] || pkgs+=(nginx)  # tests/gateway: the legacy gateway under a real nginx
+    command -v node >/dev/null || pkgs+=(nodejs)  # tests/connectors: connectors/node (needs node >= 20)
+    command -v npm >/dev/null || pkgs+=(npm)
     echo "${pkgs[@]}"
 }
 
