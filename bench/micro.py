@@ -160,9 +160,10 @@ class RoundTrips:
         platform = app.extensions["idp"]
         self.sql = 0
         self.redis = 0
-        engine = platform.db.engine
-        for name in ("before_cursor_execute", "begin", "commit", "rollback"):
-            event.listen(engine, name, self._sql)
+        for engine in (platform.db.engine, platform.db.reader_engine):
+            for name in ("before_cursor_execute", "begin", "commit", "rollback"):
+                if engine is not None:
+                    event.listen(engine, name, self._sql)
         client = getattr(platform.store, "_redis", None)
         if client is not None:
             original = client.execute_command

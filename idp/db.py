@@ -70,11 +70,18 @@ class Database:
             # sat idle long enough for the server or a firewall to have dropped them.
             kwargs.update(pool_size=10, max_overflow=20, pool_recycle=1800)
         self.engine: Engine = create_engine(url, **kwargs)
+        # `reader`'s own pool of connections that stay in autocommit: switching a pooled
+        # connection to AUTOCOMMIT and back on every request cost ≈ 20–60 µs of CPU per
+        # read (bench/README.md, round 3). No pool on SQLite, which `reader` does not use.
+        self.reader_engine: Engine | None = None
         if url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)
         else:
-            event.listen(self.engine, "checkin", _mark_checkin)
-            event.listen(self.engine, "checkout", _ping_if_idle)
+            kwargs.update(pool_size=5, isolation_level="AUTOCOMMIT")
+            self.reader_engine = create_engine(url, **kwargs)
+            for engine in (self.engine, self.reader_engine):
+                event.listen(engine, "checkin", _mark_checkin)
+                event.listen(engine, "checkout", _ping_if_idle)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @property
@@ -89,12 +96,11 @@ class Database:
         its own (autocommit), which saves two round trips per request on PostgreSQL. Never
         write through it — several writes would not be atomic; open `session` for that.
         """
-        if self.is_sqlite:  # SQLite has no round trips to save
+        if self.reader_engine is None:  # SQLite has no round trips to save
             with self.session() as session:
                 yield session
             return
-        with self.engine.connect() as conn:
-            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+        with self.reader_engine.connect() as conn:
             session = Session(bind=conn, expire_on_commit=False)
             try:
                 yield session
@@ -121,6 +127,8 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self.reader_engine is not None:
+            self.reader_engine.dispose()
 
 
 IDLE_PING_SECONDS = 10.0

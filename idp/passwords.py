@@ -25,7 +25,9 @@ from dataclasses import dataclass
 
 import argon2
 import bcrypt
-from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from argon2.exceptions import InvalidHashError
+
+from idp.argon2_pool import PooledVerifier
 
 LEGACY_SCHEMES = ("bcrypt", "pbkdf2-sha256", "django-pbkdf2-sha256", "sha256", "sm3", "argon2")
 
@@ -109,6 +111,8 @@ class PasswordHasher:
             parallelism=parallelism,
             type=argon2.Type.ID,
         )
+        # Logins verify with a reused 19 MiB buffer (idp/argon2_pool.py, issue 2).
+        self._pooled = PooledVerifier(memory_kib)
 
     def hash(self, password: str) -> str:
         return self._argon2.hash(password)
@@ -127,10 +131,7 @@ class PasswordHasher:
         return Verification(True, rehash)
 
     def _verify_argon2(self, hashed: str, password: str) -> bool:
-        try:
-            return self._argon2.verify(hashed, password)
-        except (VerifyMismatchError, VerificationError, InvalidHashError):
-            return False
+        return self._pooled.verify(hashed, password)
 
 
 def _verify_bcrypt(_h: PasswordHasher, hashed: str, password: str) -> bool:
