@@ -172,13 +172,19 @@ def _probe(name: str, value: Any) -> ClientSpec | None:
             **base, token_endpoint_auth_method=value)
     if name in FLAGS:
         return None
+    if name == "scope":  # ``idcard`` needs allow_idcard: a rule joining fields, checked later
+        base["allow_idcard"] = True
+    if name == "allowed_account_kinds":  # legal_acting needs back-channel logout (likewise)
+        base["backchannel_logout_uri"] = _PROBE_URI
     return ClientSpec(**{**base, name: value})
 
 
 _CROSS_FIELD = (("authorization_code grant needs", "redirect_uris", "required"),
                 ("public client cannot use client_credentials", "grant_types", "invalid"),
                 ("private_key_jwt needs", "jwks", "required"),
-                ("JWKS cannot be read", "jwks", "invalid"))
+                ("JWKS cannot be read", "jwks", "invalid"),
+                ("idcard scope needs allow_idcard", "allow_idcard", "required"),
+                ("legal_acting needs a back-channel", "backchannel_logout_uri", "required"))
 
 
 def check(spec: ClientSpec, fields: tuple[str, ...]) -> None:

@@ -97,6 +97,7 @@ def validate(spec: ClientSpec) -> None:
         raise ClientError(f"subject type must be one of {SUBJECT_TYPES}")
     if not set(spec.allowed_account_kinds) <= set(ACCOUNT_KINDS) or not spec.allowed_account_kinds:
         raise ClientError(f"account kinds must be among {ACCOUNT_KINDS}")
+    _check_sensitive(spec)
     if spec.min_realname_level not in (1, 2, 3):
         raise ClientError("minimum real-name level must be 1, 2 or 3")
     method = spec.token_endpoint_auth_method
@@ -109,6 +110,19 @@ def validate(spec: ClientSpec) -> None:
             KeySet.import_key_set(spec.jwks)  # type: ignore[arg-type]
         except (JoseError, ValueError, TypeError, KeyError) as exc:
             raise ClientError("the JWKS cannot be read") from exc
+
+
+def _check_sensitive(spec: ClientSpec) -> None:
+    """Registrations whose data must not outlive or exceed their approval (issue 4)."""
+    if "idcard" in spec.scope.split() and not spec.allow_idcard:
+        # A scope the client could never use itself would still travel in its tokens, and
+        # a token exchanged for a target allowed the full number would release it.
+        raise ClientError("the idcard scope needs allow_idcard (approval for full ID numbers)")
+    if "legal_acting" in spec.allowed_account_kinds and not spec.backchannel_logout_uri:
+        # Cancelled or narrowed authority ends sessions by back-channel logout; without it
+        # the system keeps acting for the enterprise until its own session ends.
+        raise ClientError("legal_acting needs a back-channel logout URI "
+                          "(--backchannel-logout-uri)")
 
 
 def _check_policy_lists(spec: ClientSpec) -> None:

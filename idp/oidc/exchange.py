@@ -10,11 +10,18 @@ to call another department's API on the same person's behalf:
   (``aud``): a token of someone else's cannot be laundered, and a token obtained by exchange
   can be exchanged again by its audience (a nested ``act``, §4.1);
 - the new token: ``aud`` the target, ``sub`` as the target sees the person (pairwise),
-  ``act: {"sub": <requester>}``, a scope within both the subject token's and the target's,
-  the login facts (``acr``, ``amr``, ``auth_time``) unchanged, never outliving the subject
-  token, and sharing its grant and session ids so revoking either revokes it; no refresh
-  token. Authority to act for a legal person (``actx``, `idp.oidc.acting`) is carried over
-  only when it covers the target, re-evaluated there.
+  ``act: {"sub": <requester>}``, a scope within the subject token's, the target's and
+  what every system it passed through registered (`idp.oidc.actors`: ``idcard`` only when
+  all of them are allowed it), the login facts (``acr``, ``amr``, ``auth_time``)
+  unchanged, never outliving the subject token; no refresh token. It shares the subject
+  token's grant and session ids and lists the subject token's ``jti`` (and its parents')
+  in ``parent_jti``, so revoking the grant, the session or the subject token itself
+  (RFC 7009) revokes it. Authority to act for a legal person (``actx``, `idp.oidc.acting`)
+  is carried over only when it covers the target, re-evaluated there;
+- the new token is an opaque reference token (`idp.oidc.reference`): its claims — the
+  target's pairwise ``sub``, the target-side subjects of the authority chain — are for the
+  target alone, which introspects it (RFC 7662) or calls userinfo; the requester only
+  forwards it.
 
 Errors per §2.2.2: a bad, expired, revoked or foreign subject token, or one whose person
 is banned, is ``invalid_request`` (the RFC's MUST, not ``invalid_grant``); a target the
@@ -43,7 +50,7 @@ from authlib.oauth2.rfc6749.grants import BaseGrant, TokenEndpointMixin
 from idp.accounts.models import Person
 from idp.audit import service as audit
 from idp.delegation.authority import Authority, authority_of
-from idp.oidc import acting
+from idp.oidc import acting, actors
 from idp.oidc.client_auth import CONFIDENTIAL_METHODS
 from idp.oidc.clients import TOKEN_EXCHANGE
 from idp.oidc.models import Client
@@ -177,14 +184,20 @@ class TokenExchangeGrant(BaseGrant, TokenEndpointMixin):
                 and parts.hostname is not None and parts.hostname == sector_of(target))
 
     def _scope(self) -> str:
-        held = self.subject.scope
-        offered = self.target.scope_set
+        """Within the subject token's scope and what the target *and* every system the
+        token passed through may get (`actors.restrict`): the requester never obtains, by
+        way of the target, claims it could not get itself (``idcard``)."""
+        server = self.server
+        passed = actors.resolve(actors.parties(self.subject.claims), server.query_client)
+        if passed is None:  # a system on the way was disabled: its tokens are dead
+            raise InvalidRequestError("The subject token is invalid, expired or revoked.")
+        allowed = set(actors.restrict(self.subject.scope, [*passed, self.target]))
         requested = self.request.payload.scope
         if requested is None:
-            scope = [s for s in held if s in offered]
+            scope = [s for s in self.subject.scope if s in allowed]
         else:
             scope = list(dict.fromkeys(requested.split()))
-            if not set(scope) <= set(held) or not set(scope) <= offered:
+            if not set(scope) <= allowed:
                 self._refuse("scope", scope=" ".join(scope)[:200])
                 raise InvalidScopeError("The scope exceeds the subject token's or the "
                                         "target's.")
@@ -224,7 +237,7 @@ class TokenExchangeGrant(BaseGrant, TokenEndpointMixin):
     def create_token_response(self):  # type: ignore[no-untyped-def]
         claims = self._claims()
         server = self.server
-        token = server.keys.compact_signer().sign("at+jwt", claims)
+        token = server.references.issue(claims)  # opaque: the claims are the target's
         requester = self.request.client.client_id
         audit.record(server.db(), actor=f"client:{requester}", action="oidc:token:exchange",
                      target=f"person:{self.person.id}", address=server.remote_addr(),
@@ -247,12 +260,16 @@ class TokenExchangeGrant(BaseGrant, TokenEndpointMixin):
         act: dict[str, Any] = {"sub": requester}
         if isinstance(subject.get("act"), dict):
             act["act"] = subject["act"]
+        parents = subject.get("parent_jti")
+        parents = [p for p in parents if isinstance(p, str)] if isinstance(parents, list) else []
         claims: dict[str, Any] = {
             "iss": settings.issuer, "iat": now, "exp": min(int(subject["exp"]),
                                                            now + settings.access_token_ttl),
             "aud": self.target.client_id, "client_id": requester,
             "jti": secrets.token_urlsafe(16), "scope": self.scope,
             "sub": subject_for(self.target, self.person.sub, settings.secret_key), "act": act,
+            # Revoking any token up the chain (RFC 7009 lists its jti) reaches this one.
+            "parent_jti": [*parents, str(subject.get("jti", ""))],
             **{k: subject[k] for k in _LOGIN_CLAIMS if k in subject}}
         if self.acting is not None:
             authority = self.acting

@@ -3,6 +3,12 @@
 A client may introspect the tokens issued to it. ``active`` is false for anything
 expired, revoked, listed on the revocation list, or whose person has been banned or had
 their password reset since (``security_epoch``).
+
+A token obtained by exchange (RFC 8693; an opaque reference token, `idp.oidc.reference`)
+is introspected by its audience, the target, alone: the answer carries the person's
+subject *at the target*, which the requester must not learn (pairwise subjects). Its
+``scope`` is the most restrictive of every system it passed through (`idp.oidc.actors`),
+and it is inactive once any of them is disabled.
 """
 
 from __future__ import annotations
@@ -13,9 +19,10 @@ from typing import Any
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint as _IntrospectionEndpoint
 
 from idp.accounts.models import Person
-from idp.oidc import refresh
+from idp.oidc import actors, refresh
 from idp.oidc.client_auth import CONFIDENTIAL_METHODS
 from idp.oidc.models import RefreshToken
+from idp.oidc.reference import is_handle
 from idp.oidc.tokens import VerifiedAccessToken
 from idp.oidc.userinfo import live_person_snapshot
 
@@ -27,6 +34,7 @@ class Introspected:
     client_id: str
     active: bool
     payload: dict[str, Any]
+    exchanged: bool = False  # RFC 8693: for the audience only
 
     def check_client(self, client: Any) -> bool:
         return bool(self.client_id == client.client_id)
@@ -45,7 +53,7 @@ class IntrospectionEndpoint(_IntrospectionEndpoint):
         server = self.server
         if not isinstance(token_string, str):
             return None
-        if token_string.count(".") == 2:
+        if token_string.count(".") == 2 or is_handle(token_string):
             verified = server.verifier.verify(token_string)
             return self._access(verified) if verified else None
         row = refresh.find(server.db(), server.settings.secret_key, token_string)
@@ -55,13 +63,19 @@ class IntrospectionEndpoint(_IntrospectionEndpoint):
         claims = verified.claims
         active = (verified.person_id is None
                   or live_person_snapshot(self.server.db(), verified) is not None)
-        payload = {k: claims[k] for k in ("scope", "client_id", "sub", "aud", "iss", "exp",
-                                          "iat", "jti", "acr", "auth_time", "sid", "act")
-                   if k in claims}
+        payload: dict[str, Any] = {
+            k: claims[k] for k in ("scope", "client_id", "sub", "aud", "iss", "exp", "iat",
+                                   "jti", "acr", "auth_time", "sid", "act") if k in claims}
         payload["token_type"] = "Bearer"
+        exchanged = "act" in claims
+        if active and exchanged:  # every system on the way: still there, its policy applies
+            passed = actors.resolve(actors.parties(claims), self.server.query_client)
+            active = passed is not None
+            if passed is not None:
+                payload["scope"] = " ".join(actors.restrict(verified.scope, passed))
         if active and "actx" in claims:  # acting for a legal person: re-checked live
             active = self._acting(claims, verified.person_id, payload)
-        return Introspected(str(claims.get("client_id", "")), active, payload)
+        return Introspected(str(claims.get("client_id", "")), active, payload, exchanged)
 
     def _acting(self, claims: dict[str, Any], person_id: int | None,
                 payload: dict[str, Any]) -> bool:
@@ -98,9 +112,11 @@ class IntrospectionEndpoint(_IntrospectionEndpoint):
         return Introspected(row.client_id, active, payload)
 
     def check_permission(self, token, client, request) -> bool:  # type: ignore[no-untyped-def]
-        # The audience may introspect too: the target API of an exchanged token (RFC 8693).
-        return bool(token.check_client(client)
-                    or token.payload.get("aud") == client.client_id)
+        # An exchanged token (RFC 8693) is its audience's alone: the answer names the person
+        # as the target sees them. Every other token: the client it was issued to.
+        if token.exchanged:
+            return bool(token.payload.get("aud") == client.client_id)
+        return bool(token.check_client(client))
 
     def introspect_token(self, token: Introspected) -> dict[str, Any]:
         return {"active": True, **token.payload}

@@ -2,10 +2,12 @@
 
 JWT access tokens (RFC 9068) cannot be recalled, so introspection and userinfo consult this
 list: a token dies when its own ``jti`` is listed (RFC 7009 revocation), when its grant
-``gid`` is (refresh-token reuse, authorization-code reuse, refresh revocation), or when its
-SSO session ``sid`` is (logout). Entries live as long as an access token can, so the list
-stays small; the person's ``security_epoch`` (checked against the database) covers bans
-and password resets without any entry at all.
+``gid`` is (refresh-token reuse, authorization-code reuse, refresh revocation), when its
+SSO session ``sid`` is (logout), or — for a token obtained by exchange (RFC 8693) — when
+the ``jti`` of any token it was exchanged from is (``parent_jti``: revoking the subject
+token reaches every token exchanged from it, however often re-exchanged). Entries live as
+long as an access token can, so the list stays small; the person's ``security_epoch``
+(checked against the database) covers bans and password resets without any entry at all.
 """
 
 from __future__ import annotations
@@ -26,9 +28,13 @@ class RevocationList:
             self._store.set(f"oidc-revoked:{kind}:{value}", "1", self._ttl)
 
     def keys(self, claims: dict[str, object]) -> list[str]:
-        """The Store keys that would list this token's id, grant or session."""
-        return [f"oidc-revoked:{kind}:{value}" for kind in ("jti", "gid", "sid")
-                if isinstance(value := claims.get(kind), str) and value]
+        """The Store keys that would list this token's id, grant, session or parents."""
+        found = [f"oidc-revoked:{kind}:{value}" for kind in ("jti", "gid", "sid")
+                 if isinstance(value := claims.get(kind), str) and value]
+        parents = claims.get("parent_jti")
+        if isinstance(parents, list):
+            found += [f"oidc-revoked:jti:{p}" for p in parents if isinstance(p, str) and p]
+        return found
 
     def is_revoked(self, claims: dict[str, object]) -> bool:
         """True when the token's id, grant or session has been revoked (one round trip)."""

@@ -31,6 +31,7 @@ from idp.oidc.codes import CodeStore
 from idp.oidc.exchange import TokenExchangeGrant
 from idp.oidc.models import Client
 from idp.oidc.pkce import S256CodeChallenge
+from idp.oidc.reference import ReferenceTokens
 from idp.oidc.subject import subject_for
 from idp.oidc.tokens import AccessTokenGenerator, AccessTokenVerifier
 from idp.platform import Platform
@@ -61,8 +62,10 @@ class IdpAuthorizationServer(AuthorizationServer):
         self.clients = runtime.clients(platform)
         self.codes = CodeStore(platform.store, settings.secret_key,
                                settings.authorization_code_ttl)
+        # Exchanged tokens are opaque handles whose claims stay in the Store (reference.py).
+        self.references = ReferenceTokens(platform.store, settings.secret_key)
         self.verifier = AccessTokenVerifier(settings.issuer, self.keys, platform.protector,
-                                            self.revoked)
+                                            self.revoked, self.references)
         self.register_token_generator("default", AccessTokenGenerator(
             settings.issuer, self.keys, platform.protector, settings.secret_key,
             settings.access_token_ttl, lambda **_: refresh.new_token()))

@@ -5,6 +5,12 @@ The token may come in the ``Authorization`` header (GET or POST, RFC 6750 §2.1)
 person is active with an unchanged ``security_epoch`` (one indexed read) and neither the
 token, its grant nor its session is on the revocation list (tokens.py). Releasing the full
 document number (``idcard``) is audited on every read (DESIGN.md "Personal data").
+
+A token obtained by exchange (RFC 8693, an opaque reference token) is answered as its
+audience, the target, sees the person — but with the most restrictive policy of the
+audience, the requester and every earlier actor (`idp.oidc.actors`): whoever holds the
+token (the requester too) gets no claim one of them could not get itself. The ``idcard``
+audit record names the whole chain.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from sqlalchemy.orm import Session
 from idp.accounts.models import Person
 from idp.accounts.service import Accounts
 from idp.audit import service as audit
+from idp.oidc import actors
 from idp.oidc.claims import ClaimContext, claims_for
 from idp.oidc.models import Client
 from idp.oidc.tokens import AccessTokenVerifier, VerifiedAccessToken
@@ -121,15 +128,31 @@ class UserInfo:
             if found is None:
                 raise BearerError("invalid_token", "The authority has ended.", 401)
             org = found
+        granted = verified.scope
+        if "act" in verified.claims:  # exchanged: every system on the way must allow it
+            passed = actors.resolve(actors.parties(verified.claims),
+                                    lambda cid: client_lookup(cid, verified.client_version))
+            if passed is None:
+                raise BearerError("invalid_token", "The access token is invalid.", 401)
+            granted = actors.restrict(granted, passed)
         accounts = Accounts(session, self.platform.protector, self.platform.hasher)
-        scope = " ".join(verified.scope)
         result = {"sub": verified.claims["sub"],
-                  **claims_for(ClaimContext(accounts, person, client), scope), **org}
+                  **claims_for(ClaimContext(accounts, person, client), " ".join(granted)),
+                  **org}
         if "id_number" in result:
-            # The caller's session is a transaction-less reader (views.userinfo): the audit
-            # record, a multi-statement write, gets a transaction of its own.
-            with self.platform.db.session() as audit_session:
-                audit.record(audit_session, actor=f"client:{client.client_id}",
-                             action="oidc:userinfo:idcard", target=f"person:{person.id}",
-                             address=address)
+            self._audit_idcard(verified.claims, client, person, address)
         return result
+
+    def _audit_idcard(self, claims: dict[str, Any], client: Client, person: Person,
+                      address: str) -> None:
+        """Who got the full number: the token's client, its audience and its actors."""
+        requester = str(claims.get("client_id") or client.client_id)
+        details = None
+        if "act" in claims:
+            details = {"audience": client.client_id, "act": actors.actor_chain(claims)}
+        # The caller's session is a transaction-less reader (views.userinfo): the audit
+        # record, a multi-statement write, gets a transaction of its own.
+        with self.platform.db.session() as audit_session:
+            audit.record(audit_session, actor=f"client:{requester}",
+                         action="oidc:userinfo:idcard", target=f"person:{person.id}",
+                         address=address, details=details)

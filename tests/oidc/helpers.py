@@ -41,6 +41,10 @@ def register(platform: Platform, **overrides: Any) -> Rp:
         grant_types=["authorization_code", "refresh_token"],
         scope="openid profile phone realname offline_access", skip_consent=True)
     values.update(overrides)
+    if "legal_acting" in values.get("allowed_account_kinds", []):
+        # Registration requires back-channel logout for it (clients.validate); an explicit
+        # ``backchannel_logout_uri=None`` still tests the refusal.
+        values.setdefault("backchannel_logout_uri", "https://rp.example.gov.cn/backchannel")
     spec = client_service.ClientSpec(**values)
     with platform.db.session() as session:
         client, secret = client_service.create(session, platform.settings.secret_key, spec,
@@ -145,3 +149,14 @@ def introspect(client: FlaskClient, rp: Rp, token: str) -> dict[str, Any]:
     resp = client.post("/introspect", data={"token": token}, headers=rp.basic())
     assert resp.status_code == 200, resp.get_json()
     return resp.get_json()  # type: ignore[no-any-return]
+
+
+def exchange(client: FlaskClient, rp: Rp, subject_token: str, **extra: Any) -> Any:
+    """RFC 8693 token exchange at ``/token`` by ``rp`` (None values are left out)."""
+    from idp.oidc.clients import TOKEN_EXCHANGE
+    from idp.oidc.exchange import ACCESS_TOKEN_TYPE
+
+    data = {"grant_type": TOKEN_EXCHANGE, "subject_token": subject_token,
+            "subject_token_type": ACCESS_TOKEN_TYPE, **extra}
+    data = {k: v for k, v in data.items() if v is not None}
+    return client.post("/token", data=data, headers=rp.basic())
