@@ -42,6 +42,7 @@ def init_app(app: Flask, platform: Platform) -> None:
         audit_views,  # noqa: F401 - adds its routes to the blueprint
         counter,  # noqa: F401 - counter services (issue 5 items 2, 3)
         counter_org_views,  # noqa: F401 - legal-person counter registration (R-22)
+        scans,  # noqa: F401 - opening stored counter scans (R-22, R-53)
     )
     from admin_ui.auth import current_staff
     from admin_ui.permissions import ACTIONS, ROLE_LABELS, may, nav_for

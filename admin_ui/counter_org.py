@@ -5,17 +5,21 @@ checked: `idp.accounts.counter`). The representative comes in person, or an agen
 the representative's ID card, a power of attorney and the business licence; the agent's own
 ID is checked with the population registry too. The clerk enters the enterprise's credit
 code, name and kind, ticks the documents checked (`REQUIRED_DOCUMENTS` per route) and
-attaches scans (`idp.orgs.licence.check_image`: JPEG/PNG/PDF by magic bytes, size-capped).
+attaches scans (`idp.orgs.licence.check_image`: JPEG/PNG/PDF by magic bytes, size-capped;
+the request itself may hold every scan at that cap, `upload_limit`).
 The business registry then confirms code, status, name and representative, with the same
 verdicts as the online opening (`idp.orgs.opening.registry_refusal`).
 
-One transaction then: the representative's personal account is created (random password,
-changed at first login; the case's verified phone bound) or upgraded to level 3; the
+One transaction then: in person, the representative's personal account is created (random
+password, changed at first login; the case's verified phone bound) or upgraded to level 3;
+through an agent, the representative was not at the counter (the in-person check and the
+SMS phone were the agent's), so the representative must already hold a personal account,
+found by the ID number's blind index, which is bound as it is, its level unchanged. The
 legal-person account is opened bound to it (`idp.orgs.service.Orgs.open_account`, method
 ``counter``); the agreement is accepted; the scans are stored encrypted
-(`admin_ui.models.CounterDocumentScan`, never served); and ``admin:counter:register_org``
-records the documents checked, the scans' digests and both registry references, numbers
-masked. Nothing is stored before every check passed.
+(`admin_ui.models.CounterDocumentScan`, opened only through `admin_ui.scans`); and
+``admin:counter:register_org`` records the documents checked, the scans' ids and digests and
+both registry references, numbers masked. Nothing is stored before every check passed.
 """
 
 from __future__ import annotations
@@ -64,6 +68,17 @@ REQUIRED_SCANS: dict[str, tuple[str, ...]] = {
 }
 KINDS = tuple(k.value for k in LegalPersonKind)
 _SCAN_CONTEXT = "counter.scan"
+FORM_SLACK = 64 * 1024  # the text fields, multipart framing, JSON punctuation
+
+
+def upload_limit(max_scan_bytes: int, *, base64_body: bool) -> int:
+    """The request size that holds a scan of every document at the scan limit.
+
+    The app-wide cap (``MAX_CONTENT_LENGTH``) is for ordinary forms; this route alone gets
+    room for its scans: raw in a multipart form, 4/3 larger as base64 in JSON.
+    """
+    per_scan = (max_scan_bytes + 2) // 3 * 4 if base64_body else max_scan_bytes
+    return len(DOCUMENTS) * per_scan + FORM_SLACK
 
 
 class OrgInputError(Exception):
@@ -100,6 +115,8 @@ class OrgOpened:
     person_created: bool
     password: str | None  # a new personal account only; shown once
     route: str
+    realname_level: int  # the representative's level after opening
+    scans: tuple[dict[str, Any], ...] = ()  # {"id", "kind", "type", "sha256"}
 
 
 def _text(raw: Mapping[str, Any], name: str, limit: int, errors: list[dict[str, str]]) -> str:
@@ -196,6 +213,8 @@ class OrgDesk(PhoneDesk):
         case = self.load(case_id)
         if app.route == "agent" and case.card["number"] == app.agent_id_number:
             raise CounterError("agent_is_representative", field="agent_id_number")
+        if app.route == "agent":
+            self._require_account(case)  # before asking any registry
         agent_reference = self._check_agent(app) if app.route == "agent" else ""
         check = self._check_registry(case, app)
         agreement = agreements.load(self.platform.settings.agreement_version)
@@ -257,7 +276,10 @@ class OrgDesk(PhoneDesk):
     def _open(self, session: Session, case: CounterCase, app: OrgApplication,
               check: EnterpriseCheck, agent_reference: str,
               agreement: agreements.Agreement) -> OrgOpened:
-        person, password = self._representative(session, case)
+        if app.route == "agent":
+            person, password = self._require_account(case, session), None
+        else:
+            person, password = self._representative(session, case)
         orgs = Orgs(session)
         if orgs.by_code(app.credit_code) is not None:
             raise CounterError("org_exists")
@@ -270,26 +292,42 @@ class OrgDesk(PhoneDesk):
             raise CounterError("org_exists" if exc.code == "org_exists"
                                else "representative_inactive") from None
         agreements.accept(session, person.id, agreement, Channel.COUNTER.value)
-        scans = []
-        for doc, image in app.scans.items():
-            session.add(CounterDocumentScan(
-                legal_person_id=org.id, kind=doc, content_type=image.content_type,
-                size=len(image.data), sha256=image.sha256, staff_member_id=self.member_id,
-                data_enc=self.platform.protector.encrypt(
-                    base64.b64encode(image.data).decode("ascii"), _SCAN_CONTEXT)))
-            scans.append({"kind": doc, "type": image.content_type, "sha256": image.sha256})
+        rows = [CounterDocumentScan(
+            legal_person_id=org.id, kind=doc, content_type=image.content_type,
+            size=len(image.data), sha256=image.sha256, staff_member_id=self.member_id,
+            data_enc=self.platform.protector.encrypt(
+                base64.b64encode(image.data).decode("ascii"), _SCAN_CONTEXT))
+            for doc, image in app.scans.items()]
+        session.add_all(rows)
+        session.flush()  # the ids link the audit view and the slip to each scan
+        scans = [{"id": r.id, "kind": r.kind, "type": r.content_type, "sha256": r.sha256}
+                 for r in rows]
         self._audit("admin:counter:register_org", session=session,
                     target=f"org:{org.credit_code}", details={
                         "route": app.route, "documents": list(app.documents), "scans": scans,
                         "representative": case.masked_number,
                         "person": f"person:{person.id}", "person_created": password is not None,
+                        "realname_level": person.realname_level,
                         "reference": check.reference, "population": case.registry_reference,
                         **({"agent": mask_id_number(app.agent_id_number),
                             "agent_reference": agent_reference} if app.route == "agent" else {}),
                         "agreement": agreement.version, "case": case.id[:8]})
         session.flush()
         return OrgOpened(org.id, org.credit_code, org.name, org.kind, person.id,
-                         case.masked_number, password is not None, password, app.route)
+                         case.masked_number, password is not None, password, app.route,
+                         person.realname_level, tuple(scans))
+
+    def _require_account(self, case: CounterCase, session: Session | None = None) -> Person:
+        """Agent route: the representative's existing, active account, left at its level."""
+        if session is None:
+            with self.platform.db.session() as own:
+                return self._require_account(case, own)
+        person = self._accounts(session).by_document(case.read.number, case.read.id_type)
+        if person is None:
+            raise CounterError("representative_no_account")
+        if not person.is_active:
+            raise CounterError(f"account_{person.status}")
+        return person
 
     def _representative(self, session: Session, case: CounterCase) -> tuple[Person, str | None]:
         """The representative's account at level 3: created (password shown once) or upgraded."""

@@ -45,6 +45,7 @@ MESSAGES: dict[str, str] = {
     "kind_mismatch": N_("单位类型与登记机关的记录不一致。"),
     "org_exists": N_("该统一社会信用代码已开户;法定代表人变更请另行办理。"),
     "representative_inactive": N_("法定代表人的个人账号不可用。"),
+    "representative_no_account": N_("法定代表人须先注册个人账号或本人到场办理。"),
 }
 
 STATUS: dict[str, int] = {
@@ -58,7 +59,7 @@ STATUS: dict[str, int] = {
     "agent_deceased": 422, "agent_cancelled": 422, "business_registry_not_configured": 503,
     "business_registry_unavailable": 503, "org_not_registered": 422, "org_not_active": 422,
     "not_representative": 422, "name_mismatch": 422, "kind_mismatch": 422, "org_exists": 409,
-    "representative_inactive": 409,
+    "representative_inactive": 409, "representative_no_account": 409,
 }
 
 FIELD_MESSAGES: dict[str, str] = {

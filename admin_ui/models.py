@@ -34,7 +34,8 @@ class CounterDocumentScan(Base):
 
     The bytes are encrypted (base64, then `idp.crypto.DataProtector`, context
     ``counter.scan``): they show ID cards and signatures. Type and size were checked by
-    magic bytes (`idp.orgs.licence.check_image`); no route serves them.
+    magic bytes (`idp.orgs.licence.check_image`); only `admin_ui.scans` serves them, to the
+    staff member who took them and to auditors.
     """
 
     __tablename__ = "counter_document_scan"

@@ -69,6 +69,10 @@ ACTIONS: dict[str, Action] = {
     # a legal person opened at the counter by its representative or an agent.
     "counter.register_org": Action(frozenset({A.CLERK, A.PLATFORM_ADMIN}), True,
                                    N_("窗口法人开户")),
+    # Stored scans show ID cards and signatures: the clerk who took them (checked per scan,
+    # `admin_ui.scans`) and auditors; reading changes nothing but is audited.
+    "counter.view_scan": Action(frozenset({A.CLERK, A.PLATFORM_ADMIN, A.AUDITOR}), False,
+                                N_("查看扫描件")),
     "counter.print_agreement": Action(frozenset({A.CLERK, A.PLATFORM_ADMIN}), False,
                                       N_("打印服务协议")),
     # Department systems: client administrators change, supervisors look.

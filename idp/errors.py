@@ -50,10 +50,24 @@ def _page(status: int, message: str) -> tuple[str, int]:
     return render_template("error.html", title=title, message=message, status=status), status
 
 
+def _too_large() -> Response | tuple[str, int]:
+    """413: say what the limit is, in the caller's terms, never Werkzeug's own page."""
+    limit = request.max_content_length or 0
+    size = f"{limit / (1024 * 1024):.1f} MiB"
+    if wants_json():
+        return problem(413, _TITLES[413], f"The request body is larger than the limit of "
+                       f"{limit} bytes.", type_="urn:idp:problem:request_too_large",
+                       max_bytes=limit)
+    return _page(413, _("提交的内容超过上限(%(size)s),未被接收。请缩小或压缩文件后重新提交。",
+                        size=size))
+
+
 def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):  # type: ignore[no-untyped-def]
         status = exc.code or 400
+        if status == 413:
+            return _too_large()
         detail = exc.description if exc.description and exc.description != "csrf" else ""
         if exc.description == "csrf":
             detail = _("页面已过期,请刷新后重试。")

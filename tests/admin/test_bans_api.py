@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from idp.accounts import bans
 from idp.accounts.ban_models import Ban, UnbanRequest
 from idp.accounts.models import Person
+from idp.accounts.sessions import public_sid
 from idp.audit.models import AuditRecord
 from idp.oidc import logout
 from idp.platform import Platform
@@ -122,7 +123,8 @@ def test_ban_ends_sessions_tokens_and_notifies(client, platform, citizen, staff,
     # The department system got a signed logout token for that session.
     assert [url for url, _ in posted] == [BCL]
     claims = jwt.decode(posted[0][1], jwks(client)).claims
-    assert claims["sid"] == sso.sid and claims["aud"] == rp.client_id
+    assert claims["sid"] == public_sid(platform.settings.secret_key, sso.sid)
+    assert claims["aud"] == rp.client_id
     # The person was told, with the reason and the managing department.
     text = platform.sms.messages(citizen.phone)[0].text  # type: ignore[attr-defined]
     assert "account_banned" in _sms(platform, citizen.phone)

@@ -108,21 +108,111 @@ def test_representative_in_person_opens_both_accounts(clerk: Counter, client,  #
 
 def test_an_agent_opens_it_for_an_existing_representative(
         clerk: Counter, make_citizen, platform: Platform) -> None:  # noqa: F811
-    citizen = make_citizen(id_number=CARD["id_number"], name="刘洋", phone=PHONE)
+    citizen = make_citizen(id_number=CARD["id_number"], name="刘洋", phone=PHONE,
+                           realname_level=2)
     resp = register(clerk, clerk.case(), body("agent"))
     assert resp.status_code == 201, resp.json
     rep = resp.json["representative"]
     assert rep == {"person_id": citizen.person_id, "account_name": "3502**********0157",
-                   "created": False, "realname_level": 3, "password": None,
+                   "created": False, "realname_level": 2, "password": None,
                    "must_change_password": False}
     with platform.db.session() as db:
         kinds = sorted(s.kind for s in db.scalars(select(CounterDocumentScan)))
         assert kinds == ["business_licence", "power_of_attorney"]
-        assert db.get(Person, citizen.person_id).realname_level == 3  # type: ignore[union-attr]
+        assert db.scalars(select(LegalPerson)).one().representative_person_id \
+            == citizen.person_id
     [record] = audit(platform, "admin:counter:register_org")
     assert record.details["route"] == "agent" and record.details["agent"] == "1101**********0017"
     assert len(record.details["documents"]) == 4
     assert [r.outcome for r in audit(platform, "admin:counter:agent_check")] == ["match"]
+    assert audit(platform, "admin:counter:upgrade") == []  # the agent was at the counter
+
+
+def _set_status(platform: Platform, person_id: int, status: str) -> None:
+    with platform.db.session() as db:
+        person = db.get(Person, person_id)
+        assert person is not None
+        person.status = status
+
+
+# (route, existing account's level or None, its status, SMS verified) →
+# (HTTP status, problem type or None, level afterwards, account created)
+@pytest.mark.parametrize(("route", "level", "status", "verified", "expect"), [
+    # The agent route binds the representative's own account, whatever its level ...
+    ("agent", 1, "active", False, (201, None, 1, False)),
+    ("agent", 2, "active", True, (201, None, 2, False)),
+    ("agent", 3, "active", False, (201, None, 3, False)),
+    # ... and never makes one: the person at the counter was the agent.
+    ("agent", None, None, True, (409, "representative_no_account", None, False)),
+    ("agent", None, None, False, (409, "representative_no_account", None, False)),
+    ("agent", 2, "banned", True, (409, "account_banned", 2, False)),
+    # The representative in person: created or upgraded to level 3.
+    ("representative", None, None, True, (201, None, 3, True)),
+    ("representative", None, None, False, (409, "phone_not_verified", None, False)),
+    ("representative", 1, "active", False, (201, None, 3, False)),
+    ("representative", 2, "active", True, (201, None, 3, False)),
+    ("representative", 3, "active", False, (201, None, 3, False)),
+    ("representative", 2, "banned", False, (409, "account_banned", 2, False)),
+])
+def test_who_holds_the_representatives_account_per_route(
+        clerk: Counter, make_citizen, platform: Platform, route: str,  # noqa: F811
+        level: int | None, status: str | None, verified: bool,
+        expect: tuple[int, str | None, int | None, bool]) -> None:
+    code, problem, level_after, created = expect
+    person_id = None
+    if level is not None:
+        person_id = make_citizen(id_number=CARD["id_number"], name="刘洋",
+                                 phone="13800009999", realname_level=level).person_id
+        if status != "active":
+            _set_status(platform, person_id, str(status))
+    case = clerk.verified() if verified else clerk.case()
+    resp = register(clerk, case, body(route))
+    assert resp.status_code == code, resp.json
+    if problem:
+        assert resp.json["type"] == f"urn:idp:problem:{problem}"
+        assert orgs(platform) == 0
+    else:
+        rep = resp.json["representative"]
+        assert rep["created"] is created and rep["realname_level"] == level_after
+        assert (rep["password"] is not None) is created
+        person_id = rep["person_id"]
+    if problem == "representative_no_account":
+        assert resp.json["title"] == "法定代表人须先注册个人账号或本人到场办理。"
+        # Refused before any registry was asked: nothing to audit as a verification.
+        assert audit(platform, "org:verify") == [] \
+            and audit(platform, "admin:counter:agent_check") == []
+    with platform.db.session() as db:
+        people = db.scalars(select(Person)).all()
+        assert len([p for p in people if p.id == person_id]) == (person_id is not None)
+        if level_after is not None:
+            assert db.get(Person, person_id).realname_level == level_after  # type: ignore
+
+
+@pytest.mark.parametrize(("language", "words"), [
+    ("zh-CN", "法定代表人须先注册个人账号或本人到场办理"),
+    ("en", "must first register a personal account"),
+])
+def test_the_page_says_why_an_agent_cannot_open_it(app: Flask, platform: Platform,
+                                                   language: str, words: str) -> None:
+    import io
+
+    make_local_staff(platform, "clerk3", [Role.CLERK])
+    browser = app.test_client()
+    page_sign_in(browser, "clerk3", STAFF_PASSWORD)
+    token = csrf(browser, "/admin/counter")
+    form = {k: v for k, v in CARD.items() if k != "photo"}
+    case_page = browser.post("/admin/counter/card", data={
+        **form, "id_type": "resident_id", "csrf_token": token}).headers["Location"]
+    resp = browser.post(f"{case_page}/org", content_type="multipart/form-data",
+                        headers={"Accept-Language": language}, data={
+        **E01, "route": "agent", **AGENT, "csrf_token": token, "documents": list(
+            ("representative_id_card", "business_licence", "agent_id_card",
+             "power_of_attorney")),
+        "signed": "yes", "version": platform.settings.agreement_version,
+        "scan_business_licence": (io.BytesIO(JPEG), "licence.jpg"),
+        "scan_power_of_attorney": (io.BytesIO(PDF), "poa.pdf")})
+    assert resp.status_code == 409
+    assert words in resp.get_data(as_text=True) and orgs(platform) == 0
 
 
 @pytest.mark.parametrize(("change", "route", "errors"), [
@@ -185,8 +275,10 @@ def test_a_wrong_check_character_is_named(clerk: Counter) -> None:  # noqa: F811
      "agent_is_representative"),
 ])
 def test_registry_mismatches_open_nothing(clerk: Counter, platform: Platform,  # noqa: F811
-                                          change: dict[str, Any], route: str, status: int,
-                                          problem: str) -> None:
+                                          make_citizen, change: dict[str, Any], route: str,
+                                          status: int, problem: str) -> None:
+    if route == "agent":  # the agent route needs the representative's own account
+        make_citizen(id_number=CARD["id_number"], name="刘洋", phone="13800009999")
     case = clerk.verified()
     resp = register(clerk, case, body(route, **change))
     assert resp.status_code == status, resp.json

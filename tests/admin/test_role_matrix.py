@@ -66,6 +66,7 @@ API_CALLS: dict[str, tuple[str, str, dict[str, Any] | None]] = {
                              None),
     "counter.register_org": ("POST", f"/api/v1/admin/counter/cases/{_CASE}/org-registration",
                              {}),
+    "counter.view_scan": ("GET", "/api/v1/admin/counter/scans/1", None),
     "staff.reset_totp": ("GET", "/api/v1/admin/staff", None),
     "client.view": ("GET", "/api/v1/admin/clients", None),
     "client.create": ("POST", "/api/v1/admin/clients",
@@ -98,6 +99,7 @@ PAGE_CALLS: dict[str, tuple[str, str, dict[str, str] | None]] = {
     "counter.print_agreement": ("GET", "/admin/counter/persons/{person}/agreement", None),
     "counter.phone_change": ("POST", f"/admin/counter/cases/{_CASE}/phone-change", {}),
     "counter.register_org": ("POST", f"/admin/counter/cases/{_CASE}/org", {}),
+    "counter.view_scan": ("GET", "/admin/counter/scans/1", None),
     "staff.reset_totp": ("GET", "/admin/staff", None),
     "client.view": ("GET", "/admin/clients", None),
     "client.create": ("POST", "/admin/clients", {"name": "矩阵测试系统",
@@ -120,9 +122,10 @@ PREPARE: dict[str, Callable[[Platform, int], object]] = {
     "client.enable": _prepare_client,
 }
 # Their allowed roles need a card read checked by the population registry (simulator):
-# tested in tests/admin/test_counter_api.py, test_counter_phone.py and test_counter_org.py.
+# tested in tests/admin/test_counter_api.py, test_counter_phone.py and test_counter_org.py;
+# opening a scan needs a registration's scan: tests/admin/test_counter_scans.py.
 ALLOWED_ELSEWHERE = {"counter.register", "counter.password_reset", "counter.phone_change",
-                     "counter.register_org"}
+                     "counter.register_org", "counter.view_scan"}
 FORBIDDEN = [(action, role) for action in sorted(ACTIONS) for role in Role
              if role not in ACTIONS[action].roles]
 ALLOWED = [(action, role) for action in sorted(ACTIONS) for role in Role

@@ -30,6 +30,7 @@ from idp.serve import free_port
 from idp.staff.directory import Role
 from tests.admin.bans_helpers import prepare_banned
 from tests.admin.helpers import STAFF_PASSWORD, Authenticator, make_local_staff
+from tests.browser.screenshots import shot
 
 IDP_PORT = free_port()
 ISSUER = f"http://127.0.0.1:{IDP_PORT}"
@@ -145,12 +146,14 @@ def test_ban_ends_the_department_system_session(chromium: Browser, server: str,
         expect(staff.page.locator("#account-status")).to_have_text("正常")
         staff.page.fill("#reason", REASON)
         staff.page.fill("#legal_basis", BASIS)
+        shot(staff.page, "ban-form")
         staff.page.locator("#ban").click()
         expect(staff.page.locator("#done")).to_contain_text("账号已封禁")
         expect(staff.page.locator("#done")).to_contain_text("已短信通知本人")
         expect(staff.page.locator("#done")).not_to_contain_text("未能接收")
         expect(staff.page.locator("#account-status")).to_have_text("已封禁")
         expect(staff.page.locator("#bans")).to_contain_text(BASIS)
+        shot(staff.page, "ban-done")
 
         # The department system heard the back-channel logout: its session is gone.
         status = requests.get(f"{department_system}/session.json", timeout=5,
@@ -192,6 +195,7 @@ def test_unban_needs_a_second_person(chromium: Browser, server: str, platform: P
         asker.page.locator("#request-unban").click()
         expect(asker.page.locator("#done")).to_contain_text("解封申请已提交")
         expect(asker.page.locator("#pending")).to_contain_text("staff:li.both")
+        shot(asker.page, "unban-requested")
         # The one who asked cannot approve, though a department head by role.
         asker.page.locator("#approve").click()
         expect(asker.page.locator("h1")).to_have_text("无权访问")
@@ -200,8 +204,10 @@ def test_unban_needs_a_second_person(chromium: Browser, server: str, platform: P
         head = _staff_signs_in(chromium, server, "zhao.head")
         head.page.locator("nav.side").get_by_role("link", name="解封审批").click()
         expect(head.page.locator("#pending-requests")).to_contain_text("核实系他人冒用")
+        shot(head.page, "unban-requests")
         head.page.locator("#pending-requests").get_by_role("link", name="审批").click()
         head.page.fill("#decision-reason", "经核实同意解封")
+        shot(head.page, "unban-decide")
         head.page.locator("#approve").click()
         expect(head.page.locator("#done")).to_contain_text("已批准解封")
         expect(head.page.locator("#done")).to_contain_text("已短信通知本人")

@@ -5,20 +5,19 @@ JSON API; the clerk, at 1366×768, opens the legal-person form from the case, en
 enterprise, the agent's ID, ticks the four documents checked, attaches the licence and the
 power of attorney as files, confirms the signed agreement and submits. The business and
 population registries are the bundled simulator. ``IDP_SCREENSHOTS=docs/screenshots`` also
-writes the screenshots of docs/console.md.
+writes the screenshots of docs/console.md (`tests.browser.screenshots`).
 """
 
 from __future__ import annotations
 
 import base64
 import io
-import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, expect
 from sqlalchemy import select
 
 from admin_ui.models import CounterDocumentScan
@@ -28,6 +27,7 @@ from idp.staff.directory import Role
 from tests.admin.helpers import STAFF_PASSWORD, Authenticator, make_local_staff
 from tests.admin.test_counter_api import CARD, PHONE
 from tests.admin.test_counter_org import AGENT, E01, JPEG, PDF
+from tests.browser.screenshots import shot
 from tests.browser.test_counter_registration import server  # noqa: F401
 from tests.registration.conftest import simulator  # noqa: F401
 from tests.simulator.server import CLIENT_ID, KEY, Running
@@ -51,12 +51,6 @@ def _photo() -> str:
     out = io.BytesIO()
     img.save(out, "JPEG", quality=80)
     return base64.b64encode(out.getvalue()).decode()
-
-
-def _shot(page: Page, name: str) -> None:
-    folder = os.environ.get("IDP_SCREENSHOTS")
-    if folder:
-        page.screenshot(path=str(Path(folder) / name), full_page=True)
 
 
 def test_an_agent_opens_a_legal_person_account_at_the_counter(
@@ -91,10 +85,7 @@ def test_an_agent_opens_a_legal_person_account_at_the_counter(
         page.reload()
         page.locator("#counter-cases tbody tr").first.get_by_role("link", name="办理").click()
         expect(page.locator("#phone-change")).to_be_visible()  # the R-41 counter route too
-        _shot(page, "counter-case-desktop.png")
-        page.set_viewport_size({"width": 390, "height": 844})
-        _shot(page, "counter-case-phone.png")
-        page.set_viewport_size({"width": 1366, "height": 768})
+        shot(page, "counter-case")
         page.locator("#org-open").click()
         expect(page.locator("h1")).to_have_text("法人开户")
         expect(page.locator("#rep-number")).to_have_text("3502**********0157")
@@ -109,10 +100,9 @@ def test_an_agent_opens_a_legal_person_account_at_the_counter(
             page.check(f"#doc-{doc}")
         page.set_input_files("#scan-business_licence", str(licence))
         page.check("#org-signed")
-        _shot(page, "counter-org-desktop.png")
+        shot(page, "counter-org")
         page.set_viewport_size({"width": 390, "height": 844})  # a tablet at the counter
         expect(page.locator("#org-submit")).to_be_visible()
-        _shot(page, "counter-org-phone.png")
         page.set_viewport_size({"width": 1366, "height": 768})
         page.locator("#org-submit").click()
 
@@ -129,7 +119,8 @@ def test_an_agent_opens_a_legal_person_account_at_the_counter(
         expect(page.locator("#org-done-code")).to_have_text(E01["credit_code"])
         expect(page.locator("#org-done-account")).to_have_text("3502**********0157")
         expect(page.locator("body")).not_to_contain_text(CARD["id_number"])
-        _shot(page, "counter-org-done-desktop.png")
+        expect(page.locator("#org-scans a")).to_have_count(2)  # the stored scans, for the clerk
+        shot(page, "counter-org-done")
     finally:
         desk.close()
 

@@ -24,6 +24,7 @@ from idp.platform import Platform
 from idp.staff.directory import Role
 from tests.admin.helpers import STAFF_PASSWORD, Authenticator, make_local_staff
 from tests.admin.test_counter_api import CARD, PHONE
+from tests.browser.screenshots import shot
 from tests.registration.conftest import simulator  # noqa: F401
 from tests.simulator.server import CLIENT_ID, KEY, Running
 
@@ -100,6 +101,7 @@ def test_counter_registration_to_first_login_with_forced_change(
         expect(page.locator("#account-name")).to_have_text("3502**********0157")
         password = page.locator("#new-password").inner_text().strip()
         assert len(password) == 12
+        shot(page, "counter-done")  # the slip handed over (synthetic person and password)
 
         page.locator("#print-agreement").click()
         expect(page.locator("#agreement-text")).to_contain_text("服务协议")
