@@ -108,6 +108,8 @@ class Settings:
     federation_max_level_from_peers: int = 3  # cap on a real-name level vouched by a peer
     federation_peer_scope: str = "openid profile phone realname idcard"  # asked of / given to peers
     federation_accept_peers: bool = True  # peer nodes may use this node as their OP
+    # http:// entity ids for loopback development and tests only; production is https.
+    federation_allow_http: bool = False
 
     # Real-name registration (issue 3; idp/realname, R-10, R-12). Empty authority_url: the
     # verification authorities are not configured and online registration is closed.
@@ -153,6 +155,9 @@ class Settings:
     x509_intermediates: str = ""  # enterprise CA intermediates: PEM text or a PEM file path
     x509_login_origin: str = ""  # origin of the certificate-requesting TLS server; "": same
     x509_failures_per_address: int = 10  # failed certificate sign-ins per address per window
+    x509_attempts_per_address: int = 60  # all certificate sign-in requests per address per window
+    # Shared with the certificate vhost (X-Client-Cert-Proxy-Secret); required with x509_proxies.
+    x509_proxy_secret: str = ""
     x509_window_seconds: int = 900
 
     # Integration self-check page (issue 7 item 6; idp/integration): ID numbers, space or
@@ -213,6 +218,11 @@ class Settings:
                 ipaddress.ip_network(part, strict=False)
             except ValueError as exc:
                 raise SettingsError("IDP_X509_PROXIES must list IP addresses or CIDRs") from exc
+        if self.x509_proxies.strip() and len(self.x509_proxy_secret) < 32:
+            # Without it any vhost proxying from a trusted address could forward a forged
+            # certificate header (docs/operations.md §9).
+            raise SettingsError("IDP_X509_PROXY_SECRET (at least 32 characters) is required "
+                                "when IDP_X509_PROXIES is set")
 
     def _check_numbers(self) -> None:
         """No negative durations or limits; argon2 parameters it accepts (RFC 9106 §3.1)."""

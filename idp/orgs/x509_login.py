@@ -3,21 +3,32 @@
 nginx asks the browser for a client certificate (``ssl_verify_client optional_no_ca``), which
 proves possession of the key in the TLS handshake, and forwards the leaf as
 ``$ssl_client_escaped_cert`` in a header (``x509_header``). We trust that header only when
-the TCP peer is one of the configured proxies (``x509_proxies``, CIDRs; empty: the feature
-is off) — anyone else could simply send it — and then verify the certificate ourselves with
-`idp.orgs.certificates` (chain to ``org_ca_roots`` through ``x509_intermediates``, validity,
-CRL, fail closed) plus key usage for TLS clients: what nginx checked does not matter.
+(1) the TCP peer is one of the configured proxies (``x509_proxies``, CIDRs; empty: the
+feature is off) — anyone else could simply send it; (2) the request carries the certificate
+vhost's secret (``X-Client-Cert-Proxy-Secret`` = ``x509_proxy_secret``, compared in constant
+time) — the main vhost proxies from the same address, so the address alone cannot tell a
+handshake from a header a client typed; (3) nginx says a certificate came in the handshake
+(``X-Client-Cert-Verify`` = ``$ssl_client_verify``: ``SUCCESS`` or ``FAILED:…``, never
+``NONE`` or absent). Then we verify the certificate ourselves with `idp.orgs.certificates`
+(chain to ``org_ca_roots`` through ``x509_intermediates``, validity, CRL, fail closed) plus
+key usage for TLS clients: what nginx checked does not matter.
+
+CRLs are parsed once per process and kept until their nextUpdate (`CrlCache`); a stale one
+that cannot be fetched again refuses sign-in (fail closed).
 
 The certificate names a legal person (credit code in the subject); the one who signs in is
 its current legal representative, acting for it, at the representative's real-name level.
-Failures are counted per source address (``x509_failures_per_address`` per
-``x509_window_seconds``) and audited with the certificate's serial and issuer only.
+Every attempt is counted per source address (``x509_attempts_per_address``), failures also
+on their own (``x509_failures_per_address``), both per ``x509_window_seconds``; failures
+are audited with the certificate's serial and issuer only.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hmac
 import ipaddress
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import unquote
@@ -37,6 +48,8 @@ from idp.settings import Settings
 
 METHOD = "x509"
 MAX_HEADER_CHARS = 16 * 1024  # one escaped PEM certificate
+SECRET_HEADER = "X-Client-Cert-Proxy-Secret"  # only the certificate vhost sends it
+VERIFY_HEADER = "X-Client-Cert-Verify"  # nginx's $ssl_client_verify
 
 MESSAGES: dict[str, tuple[str, str]] = {
     "not_enabled": ("本平台未开通企业证书登录,请使用其他方式登录",
@@ -52,11 +65,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "org_inactive": ("该法人账户已停用", "This legal-person account is not active"),
     "representative_unavailable": ("法定代表人账号不可用,无法登录",
                                    "The legal representative's account cannot sign in"),
-    "throttled": ("证书登录失败次数过多,请稍后再试",
-                  "Too many failed certificate sign-ins; try again later"),
+    "throttled": ("证书登录尝试次数过多,请稍后再试",
+                  "Too many certificate sign-in attempts; try again later"),
+    "no_handshake": ("证书未在加密连接中出示,无法确认,请通过平台的证书登录地址访问",
+                     "The certificate was not presented in the TLS handshake; use the "
+                     "platform's certificate sign-in address"),
     **certificates.MESSAGES,
 }
-STATUS = {"not_enabled": 404, "untrusted_proxy": 403, "throttled": 429,
+STATUS = {"not_enabled": 404, "untrusted_proxy": 403, "no_handshake": 403, "throttled": 429,
           "crl_unavailable": 503, "not_configured": 503}
 
 
@@ -93,6 +109,47 @@ def from_trusted_proxy(peer: str, networks: list[ipaddress.IPv4Network | ipaddre
     except ValueError:
         return False
     return any(address in net for net in networks)
+
+
+def from_certificate_vhost(secret: str | None, expected: str) -> bool:
+    """The certificate vhost's shared secret, compared in constant time (never empty)."""
+    if not expected or not secret:
+        return False
+    return hmac.compare_digest(secret.encode("utf-8", "replace"), expected.encode("utf-8"))
+
+
+def handshake_presented(verify: str | None) -> bool:
+    """``$ssl_client_verify`` when a certificate came in the handshake: SUCCESS, or FAILED:…
+    (``optional_no_ca``: nginx did not or could not verify it; the platform does)."""
+    value = (verify or "").strip()
+    return value == "SUCCESS" or value.startswith("FAILED:")
+
+
+class CrlCache:
+    """Parsed CRLs per source, kept until their nextUpdate (per process; RFC 5280 §5.1.2.5).
+
+    A CRL without nextUpdate, or already past it, is fetched again on every use; a source
+    that cannot be fetched when its CRL is stale raises ``crl_unavailable`` (fail closed).
+    """
+
+    def __init__(self) -> None:
+        self._crls: dict[str, certificates.x509.CertificateRevocationList] = {}
+        self._lock = threading.Lock()
+
+    def get(self, sources: str, timeout: float, fetch: certificates.Fetch,
+            now: dt.datetime) -> list[certificates.x509.CertificateRevocationList]:
+        out = []
+        for source in sources.split():
+            with self._lock:
+                crl = self._crls.get(source)
+            remote = source.startswith(("https://", "http://"))  # files are cheap to re-read
+            if not remote or crl is None or crl.next_update_utc is None \
+                    or crl.next_update_utc <= now:
+                [crl] = certificates.load_crls(source, timeout, fetch)
+                with self._lock:
+                    self._crls[source] = crl
+            out.append(crl)
+        return out
 
 
 def forwarded_leaf(value: str | None) -> certificates.x509.Certificate:
@@ -152,27 +209,43 @@ class CertificateLogin:
         self.peer, self.address = peer or "-", address or "-"
         self.cache = cache if cache is not None else {}
         self.clock, self.crl_fetch = clock, crl_fetch
-        self.limit = Limit("x509-addr", max(1, settings.x509_failures_per_address),
-                           max(1, settings.x509_window_seconds))
+        window = max(1, settings.x509_window_seconds)
+        self.limit = Limit("x509-addr", max(1, settings.x509_failures_per_address), window)
+        self.attempts = Limit("x509-try", max(1, settings.x509_attempts_per_address), window)
 
     @property
     def enabled(self) -> bool:
         return bool(proxy_networks(self.settings.x509_proxies))
 
-    def check(self, header_value: str | None) -> CertificateIdentity:
+    def check(self, header_value: str | None, *, proxy_secret: str | None = None,
+              client_verify: str | None = None) -> CertificateIdentity:
         """Verify the forwarded certificate; a refusal is counted and audited (commit the
-        transaction before answering), then raised."""
+        transaction before answering), then raised.
+
+        ``proxy_secret`` and ``client_verify``: the certificate vhost's secret header and
+        nginx's ``$ssl_client_verify`` (module docstring).
+        """
         if not self.enabled:
             raise X509LoginError("not_enabled")
-        if not self.limiter.test(self.limit, self.address):
-            error = X509LoginError("throttled", self.limiter.resets_in(self.limit, self.address))
-            self._audit(None, "throttled", reason="throttled")
-            raise error
+        # Every attempt counts, not only failures: each one may download CRLs and costs a
+        # chain verification (issue 4, review item 3).
+        for limit in (self.attempts, self.limit):
+            if not self.limiter.test(limit, self.address):
+                error = X509LoginError("throttled", self.limiter.resets_in(limit, self.address))
+                self._audit(None, "throttled", reason="throttled")
+                raise error
+        self.limiter.hit(self.attempts, self.address)
         leaf = None
         try:
             if not from_trusted_proxy(self.peer, proxy_networks(self.settings.x509_proxies)):
                 raise X509LoginError("untrusted_proxy")  # a header anyone could have sent
+            if not from_certificate_vhost(proxy_secret, self.settings.x509_proxy_secret):
+                # The trusted address, but not the certificate vhost (e.g. the main site
+                # passing on a header the client sent): as untrusted as a direct client.
+                raise X509LoginError("untrusted_proxy")
             leaf = forwarded_leaf(header_value)
+            if not handshake_presented(client_verify):
+                raise X509LoginError("no_handshake")
             found = identify(self.session, self._verify(leaf))
         except (X509LoginError, CertificateError) as exc:
             self.limiter.hit(self.limit, self.address)
@@ -194,9 +267,12 @@ class CertificateLogin:
             self.settings.x509_intermediates))
         if not roots:
             raise CertificateError("not_configured")
-        crls = certificates.load_crls(self.settings.org_crl_sources,
-                                      self.settings.org_crl_timeout_ms / 1000, self.crl_fetch)
-        verified = certificates.verify_chain([leaf, *intermediates], roots, crls, self.clock())
+        now = self.clock()
+        crl_cache = self.cache.setdefault("x509_crls", CrlCache())
+        assert isinstance(crl_cache, CrlCache)
+        crls = crl_cache.get(self.settings.org_crl_sources,
+                             self.settings.org_crl_timeout_ms / 1000, self.crl_fetch, now)
+        verified = certificates.verify_chain([leaf, *intermediates], roots, crls, now)
         check_client_usage(leaf)
         return verified
 

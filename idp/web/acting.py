@@ -7,8 +7,12 @@ presets a covering choice; anything else shows the chooser — never act silentl
 choice is kept in the login transaction (then the consent transaction, then the code),
 so it belongs to this one authorization; two clients in one SSO session act apart.
 
-An enterprise certificate sign-in (R-23, ``SsoSession.acting_for``) proved its enterprise:
-it is an implicit ``org_hint`` — when that enterprise covers the client, no chooser.
+An enterprise certificate sign-in (R-23, ``SsoSession.acting_for``) proved its enterprise
+and nothing else (the key's holder need not be the representative): it acts for that
+enterprise only — never "myself", never another legal person the representative holds.
+When the enterprise covers the client, no chooser; an ``org_hint`` naming another one shows
+the chooser with the certificate's enterprise alone (an unknown hint is ignored); not
+covering: ``access_denied``.
 (At natural-person-only clients such a session is refused, `idp.oidc.policy`.)
 The choice is audited once, when it is made: not again when the consent page resumes it.
 """
@@ -37,6 +41,8 @@ bp = Blueprint("acting", __name__)
 SELF = "self"
 _CHOICE_LIMIT = 32
 NO_AUTHORITY = "No authority to act for a legal person at this client."
+CERTIFICATE_NOT_COVERING = ("The enterprise certificate's organisation has no authority at "
+                            "this client; sign in personally (prompt=login) to act otherwise.")
 
 
 def decide(db: Session, client: Any, person: Person, data: dict[str, str],
@@ -50,8 +56,19 @@ def decide(db: Session, client: Any, person: Person, data: dict[str, str],
     if not acting.serves_acting(client):
         return None
     found = acting.options(db, person.id, client.client_id)
+    natural = acting.serves_natural(client)
     chosen = tx.extra.get("acting") if tx is not None else None
-    if chosen == SELF and acting.serves_natural(client):
+    if certificate_org:  # scoped to the certificate's enterprise (module docstring)
+        others = {a.credit_code for a in found} - {certificate_org}
+        found = [a for a in found if a.credit_code == certificate_org]
+        natural = False
+        if found and data.get("org_hint") in others and chosen is None:
+            # The client asked for another enterprise the representative holds: say which
+            # one this sign-in can act for instead of silently swapping it.
+            if "none" in prompt:
+                raise AccountSelectionRequiredError()
+            return _chooser(client, data, found, sid, login_after, allow_self=False)
+    if chosen == SELF and natural:
         return None
     for how, hint in (("chooser", chosen), ("org_hint", data.get("org_hint")),
                       ("certificate", certificate_org)):
@@ -60,12 +77,12 @@ def decide(db: Session, client: Any, person: Person, data: dict[str, str],
             resumed = tx is not None and tx.extra.get("kind") == "consent"
             return _chosen(db, person, client, picked, address, how, audited=resumed)
     if not found:
-        if acting.serves_natural(client):
+        if natural:
             return None
-        raise AccessDeniedError(NO_AUTHORITY)
+        raise AccessDeniedError(CERTIFICATE_NOT_COVERING if certificate_org else NO_AUTHORITY)
     if "none" in prompt:
         raise AccountSelectionRequiredError()
-    return _chooser(client, data, found, sid, login_after)
+    return _chooser(client, data, found, sid, login_after, allow_self=natural)
 
 
 def _chosen(db: Session, person: Person, client: Any, authority: Authority, address: str,
@@ -80,7 +97,7 @@ def _chosen(db: Session, person: Person, client: Any, authority: Authority, addr
 
 
 def _chooser(client: Any, data: dict[str, str], found: list[Authority], sid: str,
-             login_after: int | None) -> Response:
+             login_after: int | None, *, allow_self: bool) -> Response:
     from idp.oidc.authorize import MAX_HINT_LENGTH, set_locale
 
     tx = current_platform().login_txs.create(
@@ -89,7 +106,7 @@ def _chooser(client: Any, data: dict[str, str], found: list[Authority], sid: str
         extra={"kind": "acting", "sid": sid, "login_after": login_after})
     set_locale(tx.ui_locales)
     html = render_template("acting_choose.html", tx=tx, client=client, options=found,
-                           allow_self=acting.serves_natural(client),
+                           allow_self=allow_self,
                            hinted=bool(data.get("org_hint")), local_time=local_time)
     resp = Response(html, mimetype="text/html")
     resp.headers["Cache-Control"] = "no-store"

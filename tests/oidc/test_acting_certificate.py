@@ -4,6 +4,8 @@ once (issue 4 item 5 loose ends 1 and 3).
 The certificate proves the enterprise, so the session acts for it by default wherever the
 client serves ``legal_acting`` (an implicit ``org_hint``: no chooser when it covers the
 client), and a natural-person-only client refuses it, saying it is an enterprise sign-in.
+It proves nothing else (issue 4 review item 2): never "myself", never another enterprise
+the representative holds, whatever ``org_hint`` or the chooser form say.
 """
 
 from __future__ import annotations
@@ -49,26 +51,48 @@ def test_certificate_session_acts_for_its_enterprise_without_chooser(client, pla
     assert record.target == f"org:{ORG_A}" and record.details["via"] == "certificate"
 
 
-@pytest.mark.parametrize(("hint", "org"), [
-    (ORG_B, ORG_B),  # an explicit, covering org_hint names another enterprise: it wins
-    ("not-a-code", ORG_A),  # an unusable hint: the certificate's enterprise still applies
-])
-def test_explicit_org_hint_before_the_certificate(client, platform, make_citizen, hint, org):
+@pytest.mark.parametrize("hint", ["not-a-code", ORG_C, ORG_A])
+def test_unknown_or_own_org_hint_acts_for_the_certificate(client, platform, make_citizen, hint):
     w = _world(platform, make_citizen)
     sign_in(client, platform, w.rep, amr=X509, acting_for=ORG_A)
     pkce = Pkce()
     code = _code(authorize(client, auth_params(w.rp, pkce, org_hint=hint)))
     claims = verify_id_token(client, w.rp, redeem(client, w.rp, code, pkce).get_json()["id_token"])
-    assert claims["org"]["credit_code"] == org
+    assert claims["org"]["credit_code"] == ORG_A
 
 
-def test_certificate_enterprise_not_covering_shows_the_chooser(client, platform, world):
-    # The session's enterprise (B: the staff member's grant there is for another system)
-    # does not cover this client: ask, as for any other sign-in.
-    sign_in(client, platform, world.staff, amr=X509, acting_for=ORG_B)
+@pytest.mark.parametrize("choice", [ORG_A, ORG_B, "self", ""])
+def test_org_hint_for_another_enterprise_offers_only_the_certificates(client, platform,
+                                                                     make_citizen, choice):
+    """The representative holds A and B; the certificate proves A; the client asks for B:
+    the chooser offers A alone (no "myself"), and a forged choice still acts for A."""
+    w = _world(platform, make_citizen, kinds=BOTH)
+    sign_in(client, platform, w.rep, amr=X509, acting_for=ORG_A)
+    pkce = Pkce()
+    page = authorize(client, auth_params(w.rp, pkce, org_hint=ORG_B))
+    assert page.status_code == 200
+    assert _choices(page.get_data(as_text=True)) == [ORG_A]
+    code = _code(_choose(client, page.get_data(as_text=True), choice))
+    claims = verify_id_token(client, w.rp, redeem(client, w.rp, code, pkce).get_json()["id_token"])
+    assert claims["org"]["credit_code"] == ORG_A
+
+
+def test_org_hint_for_another_enterprise_with_prompt_none(client, platform, make_citizen):
+    w = _world(platform, make_citizen)
+    sign_in(client, platform, w.rep, amr=X509, acting_for=ORG_A)
+    got = query(authorize(client, auth_params(w.rp, Pkce(), org_hint=ORG_B,
+                                              prompt="none")).location)
+    assert got["error"] == "account_selection_required"
+
+
+@pytest.mark.parametrize("cert_org", [ORG_B, "91350100MA000009XX"])
+def test_certificate_enterprise_not_covering_is_refused(client, platform, world, cert_org):
+    """Not "myself" and not the staff member's other enterprises (A, C): access_denied."""
+    sign_in(client, platform, world.staff, amr=X509, acting_for=cert_org)
     resp = authorize(client, auth_params(world.rp, Pkce()))
-    assert resp.status_code == 200
-    assert sorted(_choices(resp.get_data(as_text=True))) == sorted(["self", ORG_A, ORG_C])
+    assert resp.status_code == 302
+    got = query(resp.location)
+    assert got["error"] == "access_denied" and "prompt=login" in got["error_description"]
 
 
 @pytest.mark.parametrize(("extra", "outcome"), [

@@ -18,12 +18,21 @@ from idp.orgs.x509_login import CertificateLogin, X509LoginError
 from idp.settings import Settings, SettingsError
 from tests.orgs.conftest import E01, Files
 from tests.orgs.pki import Issued, Pki
-from tests.orgs.x509_helpers import HEADER, certificates, escaped, open_enterprise, x509_settings
+from tests.orgs.x509_helpers import (
+    HEADER,
+    SECRET,
+    certificates,
+    escaped,
+    open_enterprise,
+    x509_settings,
+)
 from tests.web.conftest import CSRF, with_csrf
 
 PROXY = "10.9.0.7"
 ELSEWHERE = "203.0.113.9"
 PAGE = "/login/certificate"
+SECRET_HEADER, VERIFY_HEADER = "X-Client-Cert-Proxy-Secret", "X-Client-Cert-Verify"
+FROM_VHOST = {SECRET_HEADER: SECRET, VERIFY_HEADER: "FAILED:unable to verify the first certificate"}
 
 
 @pytest.fixture
@@ -50,12 +59,13 @@ def enterprise(platform, make_citizen, files: Files, pki: Pki, certs):  # type: 
     return rep, open_enterprise(platform, rep.person_id)
 
 
-def check(platform, header: str | None, peer: str = PROXY) -> Any:  # type: ignore[no-untyped-def]
+def check(platform, header: str | None, peer: str = PROXY, secret: str | None = SECRET,  # type: ignore[no-untyped-def]
+          verify: str | None = "SUCCESS", **kw: Any) -> Any:
     with platform.db.session() as db:
         service = CertificateLogin(db, platform.settings, platform.limiter, peer=peer,
-                                   address="198.51.100.1")
+                                   address="198.51.100.1", **kw)
         try:
-            found = service.check(header)
+            found = service.check(header, proxy_secret=secret, client_verify=verify)
         except X509LoginError as exc:
             error = exc  # the refusal's audit commits with the caller's transaction
         else:
@@ -111,6 +121,50 @@ def test_refused_requests(platform, enterprise, certs, header, peer, code):  # t
     with pytest.raises(X509LoginError) as err:
         check(platform, header, peer)
     assert err.value.code == code
+
+
+@pytest.mark.parametrize(("secret", "verify", "code"), [
+    # The main vhost proxies from the same trusted address: without the certificate vhost's
+    # secret a header is as untrusted as one sent straight to the platform.
+    pytest.param(None, "SUCCESS", "untrusted_proxy", id="no-secret"),
+    pytest.param("", "SUCCESS", "untrusted_proxy", id="empty-secret"),
+    pytest.param(SECRET[:-1] + "X", "SUCCESS", "untrusted_proxy", id="wrong-secret"),
+    pytest.param(SECRET + "x", "SUCCESS", "untrusted_proxy", id="longer-secret"),
+    pytest.param("repeated", "SUCCESS", "untrusted_proxy", id="two-secret-headers"),
+    pytest.param("密钥", "SUCCESS", "untrusted_proxy", id="non-ascii-secret"),
+    # nginx saw no certificate in the handshake, yet a certificate header arrived.
+    pytest.param(SECRET, None, "no_handshake", id="no-verify-header"),
+    pytest.param(SECRET, "NONE", "no_handshake", id="verify-none"),
+    pytest.param(SECRET, "", "no_handshake", id="verify-empty"),
+    pytest.param(SECRET, "success", "no_handshake", id="verify-lowercase"),
+])
+def test_certificate_header_needs_the_certificate_vhost(platform, enterprise, certs, secret,  # type: ignore[no-untyped-def]
+                                                        verify, code):
+    with pytest.raises(X509LoginError) as err:
+        check(platform, escaped(certs["good"]), secret=secret, verify=verify)
+    assert (err.value.code, err.value.status) == (code, 403)
+
+
+@pytest.mark.parametrize("verify", ["SUCCESS", "FAILED:certificate has expired",
+                                    "FAILED:unable to get local issuer certificate"])
+def test_handshake_verdicts_nginx_sends(platform, enterprise, certs, verify):  # type: ignore[no-untyped-def]
+    """optional_no_ca: whatever nginx thought, the platform decides (expired stays expired)."""
+    assert check(platform, escaped(certs["good"]), verify=verify)[1] == E01["code"]
+    with pytest.raises(X509LoginError) as err:
+        check(platform, escaped(certs["expired"]), verify=verify)
+    assert err.value.code == "expired"
+
+
+@pytest.mark.parametrize(("secret", "ok"), [
+    ("", False), ("short-secret", False), ("x" * 31, False), ("x" * 32, True)])
+def test_proxy_secret_required_with_proxies(secret, ok):  # type: ignore[no-untyped-def]
+    settings = Settings(x509_proxies="10.0.0.1", x509_proxy_secret=secret, testing=True)
+    if ok:
+        settings.check()
+        return
+    with pytest.raises(SettingsError, match="IDP_X509_PROXY_SECRET"):
+        settings.check()
+    Settings(x509_proxies="", x509_proxy_secret=secret, testing=True).check()  # feature off
 
 
 def test_two_certificates_in_the_header_refused(platform, enterprise, certs, pki):  # type: ignore[no-untyped-def]
@@ -179,7 +233,7 @@ def test_failures_throttled_per_address_and_audited(platform, enterprise, certs)
 
 def page(client, cert: Issued | None = None, peer: str = PROXY, method: str = "get",  # type: ignore[no-untyped-def]
          **kw: Any):
-    headers = {HEADER: escaped(cert)} if cert is not None else {}
+    headers = {**FROM_VHOST, **({HEADER: escaped(cert)} if cert is not None else {})}
     if method == "post":
         with_csrf(client)
         kw.setdefault("data", {"csrf_token": CSRF})
@@ -213,8 +267,21 @@ def test_sign_in_with_certificate(client, platform, enterprise, certs):  # type:
     assert [e.outcome for e in audits(platform)] == ["success"]
 
 
+@pytest.mark.parametrize(("level", "acr_level"), [(1, 1), (2, 2), (3, 2)])
+def test_certificate_session_is_at_most_level_2(client, platform, enterprise, certs, level,  # type: ignore[no-untyped-def]
+                                                acr_level):
+    """The certificate proves the organisation, not who holds its key: a representative
+    verified at the counter (level 3) still signs in at level 2 with it."""
+    rep, _ = enterprise
+    with platform.db.session() as db:
+        db.execute(update(Person).where(Person.id == rep.person_id).values(realname_level=level))
+    assert page(client, certs["good"], method="post").status_code == 302
+    s = platform.sessions.load(client.get_cookie(COOKIE_NAME).value)
+    assert s is not None and s.acr.endswith(f":{acr_level}") and s.amr == ["x509"]
+
+
 def test_sign_in_needs_csrf(client, platform, enterprise, certs):  # type: ignore[no-untyped-def]
-    resp = client.post(PAGE, headers={HEADER: escaped(certs["good"])},
+    resp = client.post(PAGE, headers={HEADER: escaped(certs["good"]), **FROM_VHOST},
                        environ_base={"REMOTE_ADDR": PROXY})
     assert resp.status_code == 400 and client.get_cookie(COOKIE_NAME) is None
 
@@ -239,7 +306,8 @@ def test_refused_with_a_clear_page(client, enterprise, certs, case, peer, status
 
 def test_refusal_in_english(client, enterprise, certs):  # type: ignore[no-untyped-def]
     resp = client.get(
-        PAGE, headers={HEADER: escaped(certs["revoked"]), "Accept-Language": "en"},
+        PAGE, headers={HEADER: escaped(certs["revoked"]), "Accept-Language": "en",
+                       **FROM_VHOST},
         environ_base={"REMOTE_ADDR": PROXY})
     assert "The certificate has been revoked" in resp.get_data(as_text=True)
 
@@ -249,10 +317,11 @@ def test_behind_proxy_fix_the_peer_is_trusted_and_the_client_counted(  # type: i
         client, platform, enterprise, certs):
     """X-Forwarded-For names the client for limits and audit; the proxy must be the peer."""
     forwarded = {"X-Forwarded-For": "198.51.100.77"}
-    resp = client.get(PAGE, headers={HEADER: escaped(certs["good"]), **forwarded},
+    resp = client.get(PAGE, headers={HEADER: escaped(certs["good"]), **forwarded,
+                                     **FROM_VHOST},
                       environ_base={"REMOTE_ADDR": PROXY})
     assert resp.status_code == 200
-    forged = client.get(PAGE, headers={HEADER: escaped(certs["good"]),
+    forged = client.get(PAGE, headers={HEADER: escaped(certs["good"]), **FROM_VHOST,
                                        "X-Forwarded-For": PROXY},
                         environ_base={"REMOTE_ADDR": ELSEWHERE})
     assert forged.status_code == 403, "X-Forwarded-For cannot make a client a proxy"

@@ -16,12 +16,13 @@ from tests.orgs.pki import Issued, Pki
 
 NOW = dt.datetime.now(dt.UTC)
 HEADER = "X-Client-Cert"
+SECRET = "x509-proxy-secret-for-tests-0123456789abcdef"  # IDP_X509_PROXY_SECRET
 
 
 def x509_settings(pki: Pki, files: Files, proxies: str) -> dict[str, Any]:
     return dict(org_ca_roots=pki.root.pem, x509_intermediates=pki.intermediate.pem,
                 org_crl_sources=f"{files.crl_dir / '0.crl'} {files.crl_dir / '1.crl'}",
-                x509_proxies=proxies, x509_failures_per_address=5)
+                x509_proxies=proxies, x509_proxy_secret=SECRET, x509_failures_per_address=5)
 
 
 def open_enterprise(platform: Platform, rep_id: int, code: str = E01["code"],

@@ -2,6 +2,7 @@
 
 deploy/idp-x509-login.conf is included verbatim into tests/orgs/nginx_x509.test.conf; nginx
 runs from a private prefix on a free loopback port with a server certificate made here.
+`main_site` runs the shipped deploy/nginx.conf itself (the main vhost), adapted to loopback.
 Process handling is the gateway tests' (tests/gateway/stack.py).
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -24,6 +26,7 @@ from cryptography.x509.oid import NameOID
 
 from idp.serve import free_port
 from tests.gateway.stack import NGINX, ROOT, _process
+from tests.orgs.x509_helpers import SECRET
 
 TEMPLATE = Path(__file__).with_name("nginx_x509.test.conf")
 PROXY_ADDRESS = "127.0.0.2"  # nginx's proxy_bind: the one trusted proxy
@@ -77,10 +80,58 @@ def mtls_site(idp_port: int, client_cas: str = "") -> Iterator[MtlsSite]:
     text = TEMPLATE.read_text(encoding="utf-8")
     for name, value in {"PREFIX": prefix, "PORT": port, "IDP_PORT": idp_port,
                         "DEPLOY": ROOT / "deploy",
-                        "CLIENT_CA": client_ca}.items():
+                        "CLIENT_CA": client_ca, "SECRET": SECRET}.items():
         text = text.replace(f"@@{name}@@", str(value))
     conf = prefix / "nginx.conf"
     conf.write_text(text, encoding="utf-8")
+    try:
+        with _process([NGINX, "-p", str(prefix), "-c", str(conf), "-e",
+                       str(prefix / "error.log")], dict(os.environ), prefix / "nginx.log",
+                      port):
+            yield MtlsSite(f"https://127.0.0.1:{port}", prefix / "server.pem", prefix)
+    finally:
+        shutil.rmtree(prefix, ignore_errors=True)
+
+
+MAIN_CONF = ROOT / "deploy" / "nginx.conf"
+
+
+def render_main(prefix: Path, port: int, http_port: int, idp_port: int) -> str:
+    """The shipped deploy/nginx.conf on loopback: its own ports, prefix and certificate,
+    one upstream (the platform), and ``proxy_bind`` to the trusted proxy address — so it
+    reaches the platform exactly as the certificate vhost does (the attack's premise).
+    Every edit must match, so a reshaped config fails here instead of testing nothing."""
+    text = MAIN_CONF.read_text(encoding="utf-8")
+    temp = " ".join(f"{kind}_temp_path {prefix}/tmp/{kind};"
+                    for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+    edits = [
+        (r"worker_processes auto;", f"worker_processes 1; daemon off; pid {prefix}/nginx.pid;"),
+        (r"access_log /dev/stdout idp;", "access_log off;"),
+        (r"error_log /dev/stderr warn;", f"error_log {prefix}/error.log info;"),
+        (r"http \{", "http { " + temp),
+        (r"(\s*server idp\d:8000[^;]*;)+", f"\n        server 127.0.0.1:{idp_port};"),
+        (r"listen 80;", f"listen 127.0.0.1:{http_port};"),
+        (r"listen 443 ssl( http2)?;", f"listen 127.0.0.1:{port} ssl;"),
+        (r"/etc/nginx/tls/fullchain\.pem", str(prefix / "server.pem")),
+        (r"(ssl_certificate_key) /etc/nginx/tls/privkey\.pem;",
+         rf"\1 {prefix / 'server.key'}; proxy_bind {PROXY_ADDRESS};"),
+    ]
+    for pattern, replacement in edits:
+        text, count = re.subn(pattern, replacement, text, count=1)
+        assert count == 1, f"deploy/nginx.conf no longer has {pattern!r}"
+    return text
+
+
+@contextmanager
+def main_site(idp_port: int) -> Iterator[MtlsSite]:
+    """The main vhost (deploy/nginx.conf) in front of the platform at ``idp_port``."""
+    port, http_port = free_port(), free_port()
+    prefix = Path(tempfile.mkdtemp(prefix="idp-main-nginx-"))
+    prefix.chmod(0o755)
+    (prefix / "tmp").mkdir(mode=0o755)
+    _server_certificate(prefix)
+    conf = prefix / "nginx.conf"
+    conf.write_text(render_main(prefix, port, http_port, idp_port), encoding="utf-8")
     try:
         with _process([NGINX, "-p", str(prefix), "-c", str(conf), "-e",
                        str(prefix / "error.log")], dict(os.environ), prefix / "nginx.log",
