@@ -15,12 +15,6 @@ from xml.sax.saxutils import escape
 
 from flask import Response
 from flask_babel import gettext as _
-from reportlab.lib.pagesizes import A4
-from reportlab.lib.styles import ParagraphStyle
-from reportlab.lib.units import mm
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 from sqlalchemy.orm import Session
 
 from admin_ui.timefmt import local_time
@@ -34,7 +28,6 @@ FONT = "STSong-Light"
 ASCII_FONT = "Helvetica"
 CHANNELS = {"counter": "窗口书面签署", "web": "网上签署", "app": "移动端签署",
             "kiosk": "自助终端签署", "linked": "关联注册签署"}
-pdfmetrics.registerFont(UnicodeCIDFont(FONT))
 
 
 @dataclass(frozen=True)
@@ -72,6 +65,17 @@ def _ascii(value: object) -> str:
 
 def render(signed: SignedAgreement, *, clerk: str, when: str) -> bytes:
     """A4 PDF: agreement text, the masked account table, signature lines."""
+    # Imported here, not at module level: reportlab costs every worker ≈ 4–7 MiB RSS and
+    # only the counter's PDF download uses it (worker RSS, issue 2).
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.styles import ParagraphStyle
+    from reportlab.lib.units import mm
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+
+    if FONT not in pdfmetrics.getRegisteredFontNames():
+        pdfmetrics.registerFont(UnicodeCIDFont(FONT))
     body = ParagraphStyle("body", fontName=FONT, fontSize=10.5, leading=16, wordWrap="CJK")
     title = ParagraphStyle("title", parent=body, fontSize=16, leading=22, alignment=1,
                            spaceAfter=6 * mm)

@@ -14,8 +14,6 @@ import secrets
 import time
 
 import pyotp
-import qrcode
-import qrcode.image.svg
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
@@ -68,6 +66,11 @@ def provisioning_uri(secret: str, account: str, issuer: str) -> str:
 
 def qr_data_uri(text: str) -> str:
     """An SVG QR code as a ``data:`` URI: CSP allows ``img-src data:``, not inline SVG styles."""
+    # Imported here, not at module level: qrcode pulls in PIL and lxml, ≈ 8 MiB RSS in every
+    # worker, and only enrolment and the QR sign-in page draw codes (worker RSS, issue 2).
+    import qrcode
+    import qrcode.image.svg
+
     image = qrcode.make(text, image_factory=qrcode.image.svg.SvgPathImage, box_size=10)
     buffer = io.BytesIO()
     image.save(buffer)
