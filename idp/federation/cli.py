@@ -118,7 +118,8 @@ def add_child(entity_id: str, region: str, jwks_source: str) -> None:
         with node.platform.db.session() as session:
             child = subordinates.add_child(
                 session, own_level=node.config.level, own_region=node.config.region,
-                entity_id=entity_id, region=region, jwks=jwks, actor=ACTOR)
+                entity_id=entity_id, region=region, jwks=jwks, actor=ACTOR,
+                allow_http=node.config.allow_http)
     except subordinates.ChildError as exc:
         _fail(str(exc))
     node.resolver.forget(entity_id)

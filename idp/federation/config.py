@@ -26,6 +26,7 @@ class FederationConfig:
     directory_key: bytes | None
     statement_ttl: int
     http_timeout: int
+    allow_http: bool = False  # http:// entity ids (loopback development and tests only)
 
     @property
     def enabled(self) -> bool:
@@ -96,4 +97,5 @@ def from_settings(settings: Settings) -> FederationConfig:
         parent=settings.federation_parent.rstrip("/"), mode=settings.federation_mode,
         anchor_jwks=anchor, directory_key=_directory_key(settings.federation_directory_key),
         statement_ttl=settings.federation_statement_ttl,
-        http_timeout=max(1, settings.federation_http_timeout))
+        http_timeout=max(1, settings.federation_http_timeout),
+        allow_http=settings.federation_allow_http)

@@ -82,9 +82,15 @@ def sign_statement(signer: ECKey, claims: dict[str, Any]) -> str:
     return jwt.encode(header, claims, signer)
 
 
+def _no_constant(name: str) -> Any:
+    # Python's json accepts NaN and Infinity, which compare false with every time (a SET's
+    # ``toe`` of NaN would never be stale). They are not JSON (RFC 8259): refused everywhere.
+    raise ValueError(f"{name} is not JSON")
+
+
 def _b64json(part: str) -> dict[str, Any]:
     raw = base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
-    value = json.loads(raw)
+    value = json.loads(raw, parse_constant=_no_constant)
     if not isinstance(value, dict):
         raise ValueError("not a JSON object")
     return value

@@ -9,7 +9,8 @@ subscribers, so A1 → B → B1.
 
 Claims: ``iss`` this node, ``aud`` the peer's entity id, ``jti`` (stable across retries),
 ``iat`` (set at each attempt, so a node that was offline gets a fresh token), ``toe`` (when
-the change happened, milliseconds, so receivers apply events in order), ``sub_id``
+the change happened: a NumericDate in seconds per RFC 8417 §2.2, with a millisecond fraction
+so receivers order events that happen within one second), ``sub_id``
 ``{"format": "iss_sub", "iss": …, "sub": …}`` (RFC 9493) and ``events``. No personal data:
 ``identifier-changed`` says only *that* the phone or name changed — the receiver ends the
 person's sessions there, and the next sign-in brings the home node's current claims
@@ -68,7 +69,7 @@ def queue_for_subscribers(session: Session, person: Person, event_type: str,
     if platform is None:
         return []
     issuer = platform.settings.issuer.rstrip("/")
-    toe = round(time.time(), 3)
+    toe = round(time.time(), 3)  # seconds (NumericDate), not milliseconds
     targets = []
     for sub in subscribers_of(session, person.id):
         if sub.node_entity_id == exclude:
@@ -119,8 +120,8 @@ def endpoint_of(node: FederationNode, entity_id: str) -> str:
     chain = node.resolver.resolve(entity_id)
     fed = chain.metadata.get("federation_entity", {})
     url = fed.get("set_endpoint") if isinstance(fed, dict) else None
-    return url if isinstance(url, str) and url.startswith(("http://", "https://")) \
-        else entity_id + SET_PATH
+    schemes = ("https://", "http://") if node.config.allow_http else ("https://",)
+    return url if isinstance(url, str) and url.startswith(schemes) else entity_id + SET_PATH
 
 
 def _send(node: FederationNode, item: OutboxItem) -> None:

@@ -42,7 +42,7 @@ class FederatedAccount(Base):
                                            unique=True)
     home_issuer: Mapped[str] = mapped_column(String(300))
     home_sub: Mapped[str] = mapped_column(String(255))
-    home_entity_id: Mapped[str] = mapped_column(String(300))
+    home_entity_id: Mapped[str] = mapped_column(String(300), index=True)  # known.py
     home_level: Mapped[int] = mapped_column(default=1)
     linked_at: Mapped[CreatedAt]
     last_seen: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -58,7 +58,7 @@ class NodeSubscriber(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"),
                                            index=True)
-    node_entity_id: Mapped[str] = mapped_column(String(300))
+    node_entity_id: Mapped[str] = mapped_column(String(300), index=True)  # known.py
     subject: Mapped[str] = mapped_column(String(255))  # the ``sub`` that node received
     created_at: Mapped[CreatedAt]
 

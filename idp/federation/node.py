@@ -38,7 +38,8 @@ class FederationNode:
         self.keys = FederationKeys(platform.db, platform.protector)
         self.http = http or requests.Session()
         self.http.headers["User-Agent"] = "idp-federation/1"
-        self.resolver = TrustResolver(Fetcher(self.http, config.http_timeout, local=self),
+        self.resolver = TrustResolver(Fetcher(self.http, config.http_timeout, local=self,
+                                              allow_http=config.allow_http),
                                       self.anchor_jwks, platform.store)
         self.directory = Directory(self)
 

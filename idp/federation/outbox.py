@@ -13,6 +13,11 @@ mid-delivery leaves the item due again when the lease ends. Failures back off
 exponentially (`backoff`); a success towards a node pulls that node's other waiting items
 forward, so a node that was offline catches up as soon as it answers again. Receivers are
 idempotent by ``jti`` (set_receiver.py), so a delivery repeated after a lost answer is harmless.
+
+Items are given up after `MAX_ATTEMPTS` — except bans and closures (`must_deliver`): a ban
+that never arrives leaves the person signed in at the other node, so those retry forever at
+the capped back-off; crossing `MAX_ATTEMPTS` raises an alert instead (an ERROR log line and
+one ``federation:outbox:overdue`` audit record).
 """
 
 from __future__ import annotations
@@ -41,7 +46,7 @@ log = logging.getLogger(__name__)
 
 LEASE_SECONDS = 60  # a claimed item is due again after this if its sender died
 BATCH = 50
-MAX_ATTEMPTS = 30  # about a day of retries at the default cap, then the item is given up
+MAX_ATTEMPTS = 30  # about a day of retries at the default cap, then given up or alerted
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
 DIRECTORY = "directory"  # kind: register a local account's blind index with the parent
 
@@ -213,10 +218,21 @@ def _delivered(node: FederationNode, item: OutboxItem) -> None:
             .values(next_attempt_at=utcnow()))
 
 
+def must_deliver(item: OutboxItem) -> bool:
+    """A ban (account-disabled) or closure (account-purged) event: never given up."""
+    from idp.federation import events
+
+    found = item.payload.get("events") if isinstance(item.payload, dict) else None
+    return item.kind == events.KIND and isinstance(found, dict) \
+        and any(t in (events.DISABLED, events.PURGED) for t in found)
+
+
 def _failed(node: FederationNode, item: OutboxItem, exc: DeliveryError, base: int,
             cap: int) -> str:
     attempts = item.attempts + 1
-    gave_up = exc.permanent or attempts >= MAX_ATTEMPTS
+    forever = must_deliver(item)
+    gave_up = not forever and (exc.permanent or attempts >= MAX_ATTEMPTS)
+    overdue = forever and attempts == MAX_ATTEMPTS  # once: attempts only grow
     status = FAILED if gave_up else PENDING
     delay = backoff(attempts, base, cap)
     log.warning("federation delivery %s (%s) to %s failed, attempt %d: %s", item.id,
@@ -227,6 +243,13 @@ def _failed(node: FederationNode, item: OutboxItem, exc: DeliveryError, base: in
             next_attempt_at=utcnow() + dt.timedelta(seconds=delay)))
         if gave_up:
             audit.record(session, actor="system", action="federation:outbox:give_up",
+                         target=item.target[:128], outcome="failure",
+                         details={"item": item.id, "kind": item.kind,
+                                  "reason": str(exc)[:200], "attempts": attempts})
+        if overdue:
+            log.error("federation ban/closure %s to %s still undelivered after %d attempts; "
+                      "retrying for ever: %s", item.id, item.target, attempts, exc)
+            audit.record(session, actor="system", action="federation:outbox:overdue",
                          target=item.target[:128], outcome="failure",
                          details={"item": item.id, "kind": item.kind,
                                   "reason": str(exc)[:200], "attempts": attempts})

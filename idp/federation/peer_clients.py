@@ -7,6 +7,11 @@ metadata policy), and it authenticates at the token endpoint with ``private_key_
 the federation keys its superior vouches for. The resulting `Client` is transient (never
 stored) and cached in process no longer than the chain.
 
+A ``client_id`` is attacker-chosen, so it is resolved only when it is an https entity id
+(http only with ``IDP_FEDERATION_ALLOW_HTTP``) that this node already knows or that the
+anchor or a province lists as a subordinate (`known.is_listed`); anything else is refused
+without a network call.
+
 The home node also remembers which peer received an ID token for which person
 (`links.record_subscriber`), so status events reach exactly those peers (issue 6 item 4),
 and sends a peer back-channel logout like any client (`logout_notices`).
@@ -77,7 +82,9 @@ def peer_client(platform: Platform, entity_id: str) -> Client | None:
     settings = platform.settings
     if not (settings.federation_level and settings.federation_accept_peers):
         return None
+    from idp.federation import known
     from idp.federation.node import federation
+    from idp.federation.trust import check_entity_id
 
     entity_id = entity_id.rstrip("/")
     node = federation(platform)
@@ -90,6 +97,9 @@ def peer_client(platform: Platform, entity_id: str) -> Client | None:
     if hit is not None and hit[1] > now:
         return hit[0]
     try:
+        check_entity_id(entity_id, allow_http=node.config.allow_http)
+        if not (known.is_known_node(node, entity_id) or known.is_listed(node, entity_id)):
+            raise TrustError("not a node the federation lists")
         chain = node.resolver.resolve(entity_id)
     except TrustError as exc:
         log.info("peer client refused entity=%s reason=%s", entity_id, exc)

@@ -5,23 +5,31 @@
 
 - its ``aud`` is this node and its ``iat`` is fresh (`MAX_AGE`; the sender signs at each
   attempt, so a retried event is fresh too);
-- ``iss`` resolves to a trust chain ending at the anchor (trust.py) and the SET verifies
+- ``iss`` is a node this node already knows (`known.is_known_node`: the home node of an
+  account it linked, a subscriber, a child, a superior) — checked before any network call,
+  so an unsigned SET cannot make this node fetch from an address of the sender's choosing —
+  and resolves to a trust chain ending at the anchor (trust.py), and the SET verifies
   with the keys that chain vouches for — no per-peer configuration;
+- ``toe`` (RFC 8417 NumericDate: seconds, fractions allowed) is finite and not in the future;
 - its subject is ``iss_sub`` with ``iss`` equal to the sender: a node speaks only about its
   own accounts, and only accounts this node linked to that node (`links.find_linked`).
 
 Each ``(iss, jti)`` is applied once (table `federation_received_event`: durable, because a
 sender retries after a lost answer and must get 202 again, without a second effect).
 Status events older (``toe``) than one already applied for the same subject are recorded
-but not applied, so a late ban never undoes a newer unban. Applying: the local federated
-person is disabled, re-enabled or closed, its sessions end, back-channel logout goes to
-this node's own department systems, and the event is relayed to this node's own
-subscribers (A1 → B → B1). Everything is audited as ``federation:event:receive``.
+but not applied, so a late ban never undoes a newer unban; the linked person's link row is
+locked (`_lock`) before that check, so a ban and an unban arriving together apply in ``toe``
+order. Refusals answer with the RFC 8935 ``err`` code and a generic description; the detail
+goes to the log and the audit record only. Applying: the local federated person is disabled,
+re-enabled or closed, its sessions end, back-channel logout goes to this node's own
+department systems, and the event is relayed to this node's own subscribers (A1 → B → B1).
+Everything is audited as ``federation:event:receive``.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -29,17 +37,17 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 from joserfc import jwt
 from joserfc.errors import JoseError
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from idp.accounts.models import AccountStatus, Person
 from idp.accounts.service import Accounts
 from idp.audit import service as audit
-from idp.federation import entity, events
+from idp.federation import entity, events, known
 from idp.federation.entity import StatementError
 from idp.federation.event_models import ReceivedEvent
-from idp.federation.links import account_of, find_linked
+from idp.federation.links import FederatedAccount, account_of, find_linked
 from idp.federation.node import FederationNode, federation
 from idp.federation.trust import TrustError, check_entity_id
 from idp.oidc.logout import LogoutNotice, end_person_sessions, send_notices
@@ -54,11 +62,13 @@ FAILURES = Limit("fed-set-fail", 30, 300)  # refused SETs per source address
 
 
 class SetError(Exception):
-    """A refused SET; ``err`` is an RFC 8935 §2.3 error code."""
+    """A refused SET; ``err`` is an RFC 8935 §2.3 error code. The message is what the sender
+    is told; ``detail`` (what went wrong with whom) is only logged and audited."""
 
-    def __init__(self, err: str, description: str) -> None:
+    def __init__(self, err: str, description: str, detail: str = "") -> None:
         super().__init__(description)
         self.err = err
+        self.detail = detail or description
 
 
 class _Duplicate(Exception):
@@ -83,12 +93,12 @@ def _parse(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def check_claims(header: dict[str, Any], claims: dict[str, Any], audience: str,
-                 now: float) -> tuple[str, dict[str, Any], float]:
+                 now: float, *, allow_http: bool = False) -> tuple[str, dict[str, Any], float]:
     """Cheap checks before any network call; return (event type, subject, toe)."""
     if header.get("typ") != events.SET_TYP or header.get("alg") not in entity.ALGORITHMS:
         raise SetError("invalid_request", "typ must be secevent+jwt, alg ES256")
     try:
-        check_entity_id(claims.get("iss"))
+        check_entity_id(claims.get("iss"), allow_http=allow_http)
     except TrustError as exc:
         raise SetError("invalid_issuer", "iss must be a node's entity id") from exc
     aud = claims.get("aud")
@@ -109,8 +119,10 @@ def check_claims(header: dict[str, Any], claims: dict[str, Any], audience: str,
             or not 0 < len(subject["sub"]) <= 255:
         raise SetError("invalid_request", "sub_id must be iss_sub about the issuer's account")
     toe = claims.get("toe", iat)
-    if not isinstance(toe, int | float) or isinstance(toe, bool):
-        raise SetError("invalid_request", "toe must be a number")
+    # NumericDate seconds (RFC 8417 §2.2); a future toe would outrank every later event.
+    if not isinstance(toe, int | float) or isinstance(toe, bool) or not math.isfinite(toe) \
+            or not 0 < toe <= now + entity.LEEWAY:
+        raise SetError("invalid_request", "toe must be a time in seconds, not in the future")
     return next(iter(evs)), subject, float(toe)
 
 
@@ -118,12 +130,16 @@ def verify(node: FederationNode, token: str, now: float | None = None) -> dict[s
     """Verify a SET for this node; return its claims or raise `SetError`."""
     now = time.time() if now is None else now
     header, claims = _parse(token)
-    check_claims(header, claims, node.entity_id, now)
+    check_claims(header, claims, node.entity_id, now, allow_http=node.config.allow_http)
+    if not known.is_known_node(node, claims["iss"]):
+        raise SetError("invalid_issuer", "issuer not trusted",
+                       f"{claims['iss']} is not a node known here")
     try:
-        chain = node.resolver.resolve(claims["iss"])
+        chain = node.resolver.resolve(claims["iss"], remember_failure=True)
         keys = entity.import_jwks(chain.jwks)
     except (TrustError, StatementError) as exc:
-        raise SetError("invalid_issuer", f"issuer not trusted: {exc}"[:300]) from exc
+        raise SetError("invalid_issuer", "issuer not trusted",
+                       f"{claims['iss']}: {exc}"[:300]) from exc
     if not any(k.kid == header.get("kid") for k in keys.keys):
         raise SetError("invalid_key", "signed by a key the federation does not vouch for")
     try:
@@ -131,6 +147,21 @@ def verify(node: FederationNode, token: str, now: float | None = None) -> dict[s
     except (JoseError, ValueError) as exc:
         raise SetError("invalid_key", "bad signature") from exc
     return claims
+
+
+def _lock(session: Session, person_id: int) -> Person | None:
+    """Serialise events about one linked person and return it fresh.
+
+    A no-op UPDATE of its link row (not SELECT … FOR UPDATE) so that SQLite, whose deferred
+    transactions take the write lock only at the first write, serialises too; on PostgreSQL
+    it holds the row lock until commit. A ban and an unban arriving together thus run one
+    after the other, and the second one's staleness check sees the first one's record.
+    """
+    session.execute(update(FederatedAccount).where(FederatedAccount.person_id == person_id)
+                    .values(home_level=FederatedAccount.home_level)
+                    .execution_options(synchronize_session=False))
+    session.expire_all()
+    return session.get(Person, person_id)  # None if deleted meanwhile: an unknown subject
 
 
 def _newer_applied(session: Session, issuer: str, subject: str, toe: float) -> bool:
@@ -162,16 +193,19 @@ def receive(node: FederationNode, token: str, now: float | None = None) -> Recei
     """Verify, record and apply one SET; the caller sends the returned notices."""
     claims = verify(node, token, now)
     event_type, subject, toe = check_claims({"typ": events.SET_TYP, "alg": "ES256"}, claims,
-                                            node.entity_id, time.time() if now is None else now)
+                                            node.entity_id, time.time() if now is None else now,
+                                            allow_http=node.config.allow_http)
     iss, sub, actor = claims["iss"], subject["sub"], f"node:{claims['iss']}"
     short = event_type.removeprefix(events.RISC)
     try:
         with node.platform.db.session() as session:
+            person = find_linked(session, iss, sub)
+            if person is not None:
+                person = _lock(session, person.id)
             if session.scalars(select(ReceivedEvent.id).where(
                     ReceivedEvent.issuer == iss, ReceivedEvent.jti == claims["jti"])).first():
                 raise _Duplicate
             notices: list[LogoutNotice] = []
-            person = find_linked(session, iss, sub)
             link = account_of(session, person.id) if person is not None else None
             if person is None or link is None or link.home_entity_id.rstrip("/") != iss:
                 outcome = "unknown_subject"
@@ -222,11 +256,11 @@ def push() -> Response:
         result = receive(node, token)
     except SetError as exc:
         platform.limiter.hit(FAILURES, address)
-        log.info("SET refused from %s: %s", address, exc)
+        log.info("SET refused from %s: %s (%s)", address, exc, exc.detail)
         with platform.db.session() as session:
             audit.record(session, actor="node:?", action="federation:event:receive",
                          outcome="failure", address=address,
-                         details={"err": exc.err, "reason": str(exc)[:200]})
+                         details={"err": exc.err, "reason": exc.detail[:200]})
         return _error(400, exc.err, str(exc))
     send_notices(platform, list(result.notices))  # after commit (logout.py)
     return Response(status=202)

@@ -53,13 +53,13 @@ def thumbprints(jwks: dict[str, Any]) -> list[str]:
 
 
 def add_child(session: Session, *, own_level: str, own_region: str, entity_id: str,
-              region: str, jwks: Any, actor: str) -> ChildView:
+              region: str, jwks: Any, actor: str, allow_http: bool = False) -> ChildView:
     """Create or update a child: one level below us, inside our region (R-62)."""
     level = child_level(own_level) if own_level else None
     if level is None:
         raise ChildError("this node cannot have children (a city, or not federated)")
     try:
-        check_entity_id(entity_id)
+        check_entity_id(entity_id, allow_http=allow_http)
         check_code(region)
     except (TrustError, RegionError) as exc:
         raise ChildError(str(exc)) from exc

@@ -7,7 +7,13 @@ keys. Then validate the whole chain (§10.2): every statement within its lifetim
 statement signed by a key that the statement above it vouches for, the top one by the
 anchor's configured keys, constraints honoured, metadata policies merged and applied.
 
-Results are cached in the Store no longer than the earliest ``exp`` in the chain.
+Results are cached in the Store no longer than the earliest ``exp`` in the chain. Callers
+that resolve on a request's behalf (set_receiver.py) ask for failures to be cached too
+(``remember_failure``, `FAILURE_SECONDS`), so a bad entity id cannot make every request a
+fetch; our own deliveries do not, so a node that comes back is reached at once.
+Entity ids and every URL fetched must be https unless ``IDP_FEDERATION_ALLOW_HTTP`` (loopback
+development and tests) — callers decide *whether* an entity may be resolved at all
+(known.py), this module only how.
 """
 
 from __future__ import annotations
@@ -33,21 +39,25 @@ log = logging.getLogger(__name__)
 MAX_DEPTH = 5  # superiors followed from a leaf before giving up
 MAX_HINTS = 3  # authority hints tried per entity
 CACHE_MAX_SECONDS = 3600
+FAILURE_SECONDS = 30  # a failed resolution is not retried sooner (negative cache)
 _CACHE_PREFIX = "fed:chain:"
+_FAILED_PREFIX = "fed:chain-failed:"
 
 
 class TrustError(Exception):
     """No valid trust chain from the entity to the trust anchor (reason in the message)."""
 
 
-def check_entity_id(entity_id: object) -> str:
-    """An entity identifier is an http(s) URL without query or fragment (OIDF §1.2)."""
+def check_entity_id(entity_id: object, *, allow_http: bool = False) -> str:
+    """An entity identifier is an https URL without query or fragment (OIDF §1.2); http
+    only when ``allow_http`` (``IDP_FEDERATION_ALLOW_HTTP``, development and tests)."""
     if not isinstance(entity_id, str) or len(entity_id) > 300:
         raise TrustError("entity identifier must be a URL")
     parts = urlsplit(entity_id)
-    if parts.scheme not in ("https", "http") or not parts.netloc or parts.query \
-            or parts.fragment:
-        raise TrustError("entity identifier must be an http(s) URL without query")
+    schemes = ("https", "http") if allow_http else ("https",)
+    if parts.scheme not in schemes or not parts.netloc or parts.query or parts.fragment \
+            or parts.username is not None or parts.password is not None:
+        raise TrustError("entity identifier must be an https URL without query")
     return entity_id
 
 
@@ -82,12 +92,17 @@ class Fetcher:
     """Fetch statements over HTTP with timeouts (OIDF §9, §8.1)."""
 
     def __init__(self, http: requests.Session, timeout: float = 5.0,
-                 local: LocalEntity | None = None) -> None:
+                 local: LocalEntity | None = None, allow_http: bool = False) -> None:
         self.http = http
         self.timeout = timeout
         self.local = local
+        self.allow_http = allow_http
 
     def _get(self, url: str, params: dict[str, str] | None = None) -> str:
+        # Endpoints come from statements: held to the same scheme rule as entity ids.
+        if urlsplit(url).scheme != "https" and not (self.allow_http
+                                                    and url.startswith("http://")):
+            raise TrustError("federation endpoints must be https")
         try:
             resp = self.http.get(url, params=params, timeout=self.timeout,
                                  allow_redirects=False)
@@ -127,16 +142,22 @@ class TrustResolver:
         self._store = store
         self.clock = clock
 
-    def resolve(self, entity_id: str) -> TrustChain:
+    def resolve(self, entity_id: str, *, remember_failure: bool = False) -> TrustChain:
         """Return a valid chain from ``entity_id`` to the anchor, or raise `TrustError`."""
-        check_entity_id(entity_id)
-        key = _CACHE_PREFIX + hashlib.sha256(entity_id.encode()).hexdigest()
+        check_entity_id(entity_id, allow_http=self.fetcher.allow_http)
+        digest = hashlib.sha256(entity_id.encode()).hexdigest()
+        key = _CACHE_PREFIX + digest
         cached = get_json(self._store, key)
         if cached and cached.get("exp", 0) > self.clock():
             return TrustChain(**cached)
+        failed = self._store.get(_FAILED_PREFIX + digest) if remember_failure else None
+        if isinstance(failed, str):
+            raise TrustError(f"recently failed: {failed}")
         try:
             chain = self._build(entity_id)
-        except (StatementError, policy.PolicyError, RegionError) as exc:
+        except (TrustError, StatementError, policy.PolicyError, RegionError) as exc:
+            if remember_failure:
+                self._store.set(_FAILED_PREFIX + digest, str(exc)[:300], FAILURE_SECONDS)
             raise TrustError(str(exc)) from exc
         ttl = int(min(chain.exp - self.clock(), CACHE_MAX_SECONDS))
         if ttl > 0:
@@ -144,7 +165,9 @@ class TrustResolver:
         return chain
 
     def forget(self, entity_id: str) -> None:
-        self._store.delete(_CACHE_PREFIX + hashlib.sha256(entity_id.encode()).hexdigest())
+        digest = hashlib.sha256(entity_id.encode()).hexdigest()
+        self._store.delete(_CACHE_PREFIX + digest)
+        self._store.delete(_FAILED_PREFIX + digest)
 
     # -- building ----------------------------------------------------------------------------
 
@@ -184,7 +207,7 @@ class TrustResolver:
                 failures.append(f"loop at {hint}")
                 continue
             try:
-                check_entity_id(hint)
+                check_entity_id(hint, allow_http=self.fetcher.allow_http)
                 superior = self._configuration(hint)
                 statement = entity.parse(self.fetcher.subordinate_statement(superior,
                                                                             current.sub))

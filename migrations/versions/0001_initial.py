@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 08:44:21.229663
+Create Date: 2026-11-22 11:34:20.272527
 """
 
 from alembic import op
@@ -87,6 +87,42 @@ def upgrade() -> None:
         sa.UniqueConstraint("kid", name=op.f("uq_federation_key_kid")),
     )
     op.create_table(
+        "federation_outbox",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("target", sa.String(length=300), nullable=False),
+        sa.Column("kind", sa.String(length=32), nullable=False),
+        sa.Column("payload", sa.JSON(), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("delivered_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("last_error", sa.String(length=200), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_federation_outbox")),
+    )
+    with op.batch_alter_table("federation_outbox", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_federation_outbox_due", ["status", "next_attempt_at"], unique=False
+        )
+        batch_op.create_index("ix_federation_outbox_target", ["target", "status"], unique=False)
+
+    op.create_table(
+        "federation_received_event",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("issuer", sa.String(length=300), nullable=False),
+        sa.Column("jti", sa.String(length=200), nullable=False),
+        sa.Column("subject", sa.String(length=255), nullable=False),
+        sa.Column("event_type", sa.String(length=120), nullable=False),
+        sa.Column("toe", sa.Float(), nullable=False),
+        sa.Column("outcome", sa.String(length=16), nullable=False),
+        sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_federation_received_event")),
+        sa.UniqueConstraint("issuer", "jti", name="uq_federation_received_jti"),
+    )
+    with op.batch_alter_table("federation_received_event", schema=None) as batch_op:
+        batch_op.create_index("ix_federation_received_subject", ["issuer", "subject"], unique=False)
+
+    op.create_table(
         "federation_subordinate",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("entity_id", sa.String(length=300), nullable=False),
@@ -122,6 +158,8 @@ def upgrade() -> None:
         sa.Column("allowed_account_kinds", sa.JSON(), nullable=False),
         sa.Column("min_realname_level", sa.Integer(), nullable=False),
         sa.Column("require_mfa", sa.Boolean(), nullable=False),
+        sa.Column("service_items", sa.JSON(), nullable=False),
+        sa.Column("exchange_audiences", sa.JSON(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("secret_rotated_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_oidc_client")),
@@ -248,6 +286,55 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "federated_account",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("person_id", sa.Integer(), nullable=False),
+        sa.Column("home_issuer", sa.String(length=300), nullable=False),
+        sa.Column("home_sub", sa.String(length=255), nullable=False),
+        sa.Column("home_entity_id", sa.String(length=300), nullable=False),
+        sa.Column("home_level", sa.Integer(), nullable=False),
+        sa.Column("linked_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("last_seen", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["person_id"],
+            ["person.id"],
+            name=op.f("fk_federated_account_person_id_person"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_federated_account")),
+        sa.UniqueConstraint("home_issuer", "home_sub", name="uq_federated_account_home"),
+        sa.UniqueConstraint("person_id", name=op.f("uq_federated_account_person_id")),
+    )
+    with op.batch_alter_table("federated_account", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_federated_account_home_entity_id"), ["home_entity_id"], unique=False
+        )
+
+    op.create_table(
+        "federation_subscriber",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("person_id", sa.Integer(), nullable=False),
+        sa.Column("node_entity_id", sa.String(length=300), nullable=False),
+        sa.Column("subject", sa.String(length=255), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["person_id"],
+            ["person.id"],
+            name=op.f("fk_federation_subscriber_person_id_person"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_federation_subscriber")),
+        sa.UniqueConstraint("person_id", "node_entity_id", name="uq_federation_subscriber_node"),
+    )
+    with op.batch_alter_table("federation_subscriber", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_federation_subscriber_node_entity_id"), ["node_entity_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_federation_subscriber_person_id"), ["person_id"], unique=False
+        )
+
+    op.create_table(
         "legal_person",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("credit_code", sa.String(length=18), nullable=False),
@@ -303,6 +390,7 @@ def upgrade() -> None:
         sa.Column("auth_time", sa.Integer(), nullable=False),
         sa.Column("acr", sa.String(length=64), nullable=False),
         sa.Column("amr", sa.JSON(), nullable=False),
+        sa.Column("acting", sa.JSON(), nullable=True),
         sa.Column("issued_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("rotated_at", sa.DateTime(timezone=True), nullable=True),
@@ -358,6 +446,23 @@ def upgrade() -> None:
         ),
     )
     op.create_table(
+        "staff_totp_reset",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("staff_member_id", sa.Integer(), nullable=False),
+        sa.Column("code_digest", sa.String(length=64), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("reset_by", sa.String(length=128), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["staff_member_id"],
+            ["staff_member.id"],
+            name=op.f("fk_staff_totp_reset_staff_member_id_staff_member"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_staff_totp_reset")),
+        sa.UniqueConstraint("staff_member_id", name=op.f("uq_staff_totp_reset_staff_member_id")),
+    )
+    op.create_table(
         "totp_credential",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("person_id", sa.Integer(), nullable=False),
@@ -374,6 +479,37 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_totp_credential")),
         sa.UniqueConstraint("person_id", name=op.f("uq_totp_credential_person_id")),
     )
+    op.create_table(
+        "counter_document_scan",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("legal_person_id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=32), nullable=False),
+        sa.Column("content_type", sa.String(length=32), nullable=False),
+        sa.Column("size", sa.Integer(), nullable=False),
+        sa.Column("sha256", sa.String(length=64), nullable=False),
+        sa.Column("data_enc", sa.Text(), nullable=False),
+        sa.Column("staff_member_id", sa.Integer(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["legal_person_id"],
+            ["legal_person.id"],
+            name=op.f("fk_counter_document_scan_legal_person_id_legal_person"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["staff_member_id"],
+            ["staff_member.id"],
+            name=op.f("fk_counter_document_scan_staff_member_id_staff_member"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_counter_document_scan")),
+    )
+    with op.batch_alter_table("counter_document_scan", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_counter_document_scan_legal_person_id"),
+            ["legal_person_id"],
+            unique=False,
+        )
+
     op.create_table(
         "delegation_grant",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -604,7 +740,12 @@ def downgrade() -> None:
         batch_op.drop_index("ix_delegation_grant_grantee_status")
 
     op.drop_table("delegation_grant")
+    with op.batch_alter_table("counter_document_scan", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_counter_document_scan_legal_person_id"))
+
+    op.drop_table("counter_document_scan")
     op.drop_table("totp_credential")
+    op.drop_table("staff_totp_reset")
     op.drop_table("staff_totp_credential")
     with op.batch_alter_table("recovery_code", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_recovery_code_person_id"))
@@ -621,6 +762,15 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_legal_person_representative_person_id"))
 
     op.drop_table("legal_person")
+    with op.batch_alter_table("federation_subscriber", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_federation_subscriber_person_id"))
+        batch_op.drop_index(batch_op.f("ix_federation_subscriber_node_entity_id"))
+
+    op.drop_table("federation_subscriber")
+    with op.batch_alter_table("federated_account", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_federated_account_home_entity_id"))
+
+    op.drop_table("federated_account")
     with op.batch_alter_table("agreement_acceptance", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_agreement_acceptance_person_id"))
 
@@ -639,6 +789,15 @@ def downgrade() -> None:
     op.drop_table("oidc_signing_key")
     op.drop_table("oidc_client")
     op.drop_table("federation_subordinate")
+    with op.batch_alter_table("federation_received_event", schema=None) as batch_op:
+        batch_op.drop_index("ix_federation_received_subject")
+
+    op.drop_table("federation_received_event")
+    with op.batch_alter_table("federation_outbox", schema=None) as batch_op:
+        batch_op.drop_index("ix_federation_outbox_target")
+        batch_op.drop_index("ix_federation_outbox_due")
+
+    op.drop_table("federation_outbox")
     op.drop_table("federation_key")
     with op.batch_alter_table("federation_directory", schema=None) as batch_op:
         batch_op.drop_index("ix_federation_directory_home")

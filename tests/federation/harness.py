@@ -91,7 +91,7 @@ class Federation:
             federation_level=level, federation_region=region,
             federation_parent=f"http://{parent}.test" if parent else "",
             federation_anchor_jwks=self.anchor_jwks if level != "national" else "",
-            federation_directory_key=DIRECTORY_KEY, **FAST)
+            federation_directory_key=DIRECTORY_KEY, federation_allow_http=True, **FAST)
         settings = Settings(**{**values, **overrides})
         app = create_app(settings, store=MemoryStore())
         upgrade(settings.database_url)
@@ -115,7 +115,7 @@ class Federation:
             subordinates.add_child(session, own_level=p.fed.config.level,
                                    own_region=p.fed.config.region, entity_id=c.entity_id,
                                    region=region or c.fed.config.region,
-                                   jwks=c.fed.keys.jwks(), actor="test")
+                                   jwks=c.fed.keys.jwks(), actor="test", allow_http=True)
 
     def close(self) -> None:
         for node in self.nodes.values():

@@ -16,7 +16,8 @@ from idp.migrate import upgrade
 def national_env(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
     url = f"sqlite:///{tmp_path / 'n.sqlite3'}"
     for name, value in {"DATABASE_URL": url, "TESTING": "true", "ISSUER": "http://n.test",
-                        "FEDERATION_LEVEL": "national", "FEDERATION_REGION": "000000"}.items():
+                        "FEDERATION_LEVEL": "national", "FEDERATION_REGION": "000000",
+                        "FEDERATION_ALLOW_HTTP": "true"}.items():
         monkeypatch.setenv(f"IDP_{name}", value)
     upgrade(url)
     get_platform.cache_clear()

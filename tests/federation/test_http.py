@@ -41,7 +41,8 @@ def servers(tmp_path) -> Iterator[dict]:  # type: ignore[type-arg]
                             federation_level=level, federation_region=region,
                             federation_parent=started[parent][0] if parent else "",
                             federation_anchor_jwks=anchor,
-                            federation_directory_key=DIRECTORY_KEY, **FAST)
+                            federation_directory_key=DIRECTORY_KEY,
+                            federation_allow_http=True, **FAST)
         late.app = create_app(settings, store=MemoryStore())
         upgrade(settings.database_url)
         node = federation(late.app.extensions["idp"])
@@ -51,7 +52,8 @@ def servers(tmp_path) -> Iterator[dict]:  # type: ignore[type-arg]
                 subordinates.add_child(session, own_level=parent_node.config.level,
                                        own_region=parent_node.config.region,
                                        entity_id=issuer, region=region,
-                                       jwks=node.keys.jwks(), actor="test")
+                                       jwks=node.keys.jwks(), actor="test",
+                                       allow_http=True)
         else:
             anchor = json.dumps(node.keys.jwks())
         thread = threading.Thread(target=server.serve_forever, daemon=True)

@@ -10,7 +10,9 @@ import requests
 from requests.adapters import BaseAdapter
 from sqlalchemy import select
 
+from idp.accounts.models import Person
 from idp.accounts.service import Accounts
+from idp.audit.models import AuditRecord
 from idp.db import utcnow
 from idp.federation import events, outbox
 from idp.federation.event_models import ReceivedEvent
@@ -101,17 +103,44 @@ def test_a_repeated_delivery_is_applied_once(world: World) -> None:
     assert len(world.items("prov-b")) == 1  # relayed once
 
 
-def test_receiver_refusal_is_retried_then_given_up(world: World, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    world.ban_at_a1()
-    monkeypatch.setattr(outbox, "MAX_ATTEMPTS", 2)
+@pytest.mark.parametrize("event_type, status_at_b", [
+    (events.DISABLED, "banned"), (events.PURGED, "closed"),
+    (events.ENABLED, None), (events.IDENTIFIER_CHANGED, None)])
+def test_refused_events_are_retried_and_only_bans_and_closures_never_given_up(
+        world: World, monkeypatch, caplog, event_type: str, status_at_b: str | None) -> None:  # type: ignore[no-untyped-def]
+    """A ban that never arrives leaves the person signed in at B: it is retried for ever
+    (with one alert when it crosses MAX_ATTEMPTS) and lands when B answers again."""
+    a1 = world.node("city-a1")
+    with a1.platform.db.session() as session:
+        person = session.get(Person, world.person_a1)
+        events.queue_for_subscribers(session, person, event_type, {}, actor="test")
+    monkeypatch.setattr(outbox, "MAX_ATTEMPTS", 3)
+    endpoint_of = events.endpoint_of
     monkeypatch.setattr(events, "endpoint_of", lambda node, eid: "http://prov-b.test/nowhere")
-    fed = world.node("city-a1").fed
-    far = utcnow() + dt.timedelta(days=1)
-    assert outbox.deliver_due(fed).retried >= 1
-    assert outbox.deliver_due(fed, now=far).failed == 1
+    day = utcnow()
+    for _ in range(6):
+        day += dt.timedelta(days=1)
+        outbox.deliver_due(a1.fed, now=day)
     [item] = [i for i in world.items("city-a1") if i.kind == events.KIND]
-    assert (item.status, item.attempts) == ("failed", 2)
     assert item.last_error == "answered 400"
+    gave_up = _actions(world, "city-a1", "federation:outbox:give_up")
+    overdue = _actions(world, "city-a1", "federation:outbox:overdue")
+    alerts = [r for r in caplog.records if r.levelname == "ERROR" and "undelivered" in r.message]
+    if status_at_b is None:
+        assert (item.status, item.attempts, len(gave_up), overdue, alerts) == (
+            "failed", 3, 1, [], [])
+        return
+    assert (item.status, item.attempts, gave_up) == ("pending", 6, [])
+    assert len(overdue) == 1 and overdue[0].details["attempts"] == 3
+    assert len(alerts) == 1
+    monkeypatch.setattr(events, "endpoint_of", endpoint_of)  # B answers again
+    assert outbox.deliver_due(a1.fed, now=day + dt.timedelta(days=1)).delivered == 1
+    assert world.status("prov-b", world.person_b) == status_at_b
+
+
+def _actions(world: World, name: str, action: str) -> list[AuditRecord]:
+    with world.node(name).platform.db.session() as session:
+        return list(session.scalars(select(AuditRecord).where(AuditRecord.action == action)))
 
 
 def test_directory_registration_waits_for_the_parent_without_blocking_accounts(

@@ -124,7 +124,7 @@ def test_province_delegating_outside_its_region_refused(fed):
     with pytest.raises(subordinates.ChildError), prov.platform.db.session() as session:
         subordinates.add_child(session, own_level="province", own_region="350000",
                                entity_id=city.entity_id, region="440300",
-                               jwks=city.fed.keys.jwks(), actor="test")
+                               jwks=city.fed.keys.jwks(), actor="test", allow_http=True)
     with prov.platform.db.session() as session:
         session.add(Subordinate(entity_id=city.entity_id, node_level="city", region="440300",
                                 jwks=city.fed.keys.jwks()))
