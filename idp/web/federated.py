@@ -61,12 +61,14 @@ def _messages() -> dict[str, str]:
         "local": _("该证件在本平台注册,请直接使用本平台账号登录。"),
         "rate_limited": _("查询过于频繁,请稍后再试。"),
         "format": _("请选择证件类型并输入证件号码。"),
+        "not_federated": _("本平台未开通跨地区登录,请使用本平台账号登录。"),
     }
 
 
 _STATUS = {"unreachable": 503, "directory": 503, "untrusted": 502, "state": 400,
            "denied": 403, "invalid_token": 502, "conflict": 409, "unavailable": 403,
-           "not_found": 404, "local": 409, "rate_limited": 429, "format": 400}
+           "not_found": 404, "local": 409, "rate_limited": 429, "format": 400,
+           "not_federated": 404}
 
 
 def _form_page(tx: LoginTransaction | None, reason: str | None = None,
@@ -110,8 +112,8 @@ def federated_login():  # type: ignore[no-untyped-def]
     """"Registered in another region": find the home node, sign in there (issue 6 item 3)."""
     tx = flow.load_tx()
     node = _node()
-    if not node.config.enabled:
-        return _error_page("unreachable")
+    if not node.config.enabled:  # a stand-alone node: nothing is down, there is no federation
+        return _error_page("not_federated")
     if _unified_separate():
         return _to_home(node.config.parent, tx, "parent")
     if request.method == "GET":
