@@ -29,7 +29,7 @@ def build_console(platform: Platform):  # type: ignore[no-untyped-def]
                                api_absolute=s.staff_api_token_lifetime),
         totp_lock=Lockout(platform.limiter, "staff-totp", s.staff_max_failures,
                           s.staff_lockout_seconds),
-        recheck_seconds=s.staff_recheck_seconds)
+        recheck_seconds=s.staff_recheck_seconds, secret_key=s.secret_key)
 
 
 def init_app(app: Flask, platform: Platform) -> None:
@@ -42,6 +42,7 @@ def init_app(app: Flask, platform: Platform) -> None:
         audit_views,  # noqa: F401 - adds its routes to the blueprint
         counter,  # noqa: F401 - counter services (issue 5 items 2, 3)
         counter_org_views,  # noqa: F401 - legal-person counter registration (R-22)
+        counter_phone_views,  # noqa: F401 - second sign-off of a phone change (R-41)
         scans,  # noqa: F401 - opening stored counter scans (R-22, R-53)
     )
     from admin_ui.auth import current_staff

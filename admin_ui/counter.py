@@ -14,9 +14,11 @@ from __future__ import annotations
 from flask import make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from admin_ui.agreement_pdf import SignedAgreement, load_signed, pdf_response
-from admin_ui.auth import address, current_staff, staff_required
-from admin_ui.counter_phone import PhoneDesk
+from admin_ui import agreement_access as access
+from admin_ui.agreement_pdf import load_signed, pdf_response
+from admin_ui.auth import address, console, current_staff, staff_required
+from admin_ui.counter_phone import PhoneDesk, needs_approval
+from admin_ui.counter_phone_approval import PhoneApprovals
 from admin_ui.counter_text import FIELD_LABELS, MESSAGES, STATUS, field_message
 from admin_ui.views import bp
 from idp.accounts.counter import CounterCase, CounterError
@@ -31,7 +33,7 @@ def desk() -> PhoneDesk:
     s = current_staff()
     assert s is not None and s.complete  # staff_required ran first
     return PhoneDesk(current_platform(), member_id=s.member_id, actor=s.actor,
-                       address=address())
+                     address=address(), hall=s.department)
 
 
 def _no_store(body: str, status: int = 200):  # type: ignore[no-untyped-def]
@@ -155,8 +157,14 @@ def counter_password_reset(case_id: str):  # type: ignore[no-untyped-def]
 @staff_required("counter.phone_change")
 def counter_phone_change(case_id: str):  # type: ignore[no-untyped-def]
     """R-41 counter route: bind the verified new number; every session ends."""
+    d = desk()
     try:
-        done = desk().change_phone(case_id)
+        if needs_approval(d.check_ready(case_id)):  # typed-in card: a colleague signs off
+            PhoneApprovals(current_platform()).request(d, case_id)
+            return _case_page(case_id, status=202, notice=_(
+                "手工录入证件的换绑已提交复核:请同厅另一位工作人员或主管在“换绑复核”中"
+                "核对证件原件后确认。"))
+        done = d.change_phone(case_id)
     except CounterError as exc:
         return _case_page(case_id, _error(exc), STATUS.get(exc.code, 400))
     return _no_store(render_template("admin/counter_done.html", kind="phone", done=done))
@@ -171,6 +179,11 @@ def counter_case_agreement(case_id: str):  # type: ignore[no-untyped-def]
     except CounterError as exc:
         return _home(error=_error(exc), status=404)
     agreement = agreements.load(current_platform().settings.agreement_version)
+    s = current_staff()
+    assert s is not None
+    with current_platform().db.session() as session:  # the clerk's own open case
+        access.record(session, actor=s.actor, address=address(), fmt="blank",
+                      why={"basis": "case"}, target=f"case:{case.id[:8]}")
     return _no_store(render_template(
         "admin/counter_agreement.html", agreement=agreement, accepted=None,
         account={"id_number": case.masked_number, "name": case.masked_name,
@@ -178,32 +191,53 @@ def counter_case_agreement(case_id: str):  # type: ignore[no-untyped-def]
                  "phone": mask_phone(case.phone) if case.phone else ""}))
 
 
-def _signed(person_id: int) -> SignedAgreement | None:
+def _print(person_id: int, fmt: str):  # type: ignore[no-untyped-def]
+    """(signed agreement, reprint reason) when ``current_staff`` may print it (audited),
+    else the answer: 403 asking for a reprint reason, 422 for a bad one, 404 (R-50)."""
+    s = current_staff()
+    assert s is not None
     p = current_platform()
-    with p.db.session() as session:
-        return load_signed(session, p.protector, p.hasher, person_id,
-                           p.settings.agreement_version)
+    reason = request.args.get("reason", "")[:256]
+    try:
+        with p.db.session() as session:
+            why = access.basis(session, s.actor, person_id, reason)
+            signed = load_signed(session, p.protector, p.hasher, person_id,
+                                 p.settings.agreement_version)
+            if signed is not None:
+                access.record(session, actor=s.actor, address=address(), fmt=fmt, why=why,
+                              target=f"person:{person_id}")
+    except access.PrintRefused as exc:
+        if exc.code == "not_own_case":
+            console().deny(s, access.ACTION, exc.code, address())
+        return None, _no_store(render_template(
+            "admin/counter_reprint.html", person_id=person_id, fmt=fmt,
+            bad_reason=exc.code == "reason"), 403 if exc.code == "not_own_case" else 422)
+    if signed is None:
+        return None, _home(error=_("账号不存在。"), status=404)
+    return signed, why.get("reason")
 
 
 @bp.get("/counter/persons/<int:person_id>/agreement")
 @staff_required("counter.print_agreement")
 def counter_agreement(person_id: int):  # type: ignore[no-untyped-def]
-    """R-50: the print view of the signed agreement with the account's masked details."""
-    signed = _signed(person_id)
+    """R-50: the print view of the signed agreement with the account's masked details.
+
+    For a person whose case this clerk handled; others only with ``?reason=`` (reprint)."""
+    signed, other = _print(person_id, "view")
     if signed is None:
-        return _home(error=_("账号不存在。"), status=404)
+        return other
     return _no_store(render_template("admin/counter_agreement.html", agreement=signed.agreement,
                                      accepted=signed.accepted, account=signed.account,
-                                     person_id=person_id))
+                                     person_id=person_id, reprint_reason=other))
 
 
 @bp.get("/counter/persons/<int:person_id>/agreement.pdf")
 @staff_required("counter.print_agreement")
 def counter_agreement_pdf(person_id: int):  # type: ignore[no-untyped-def]
-    """R-50: the same agreement as a PDF download (masked details only)."""
-    signed = _signed(person_id)
+    """R-50: the same agreement as a PDF download (masked details only), same rule."""
+    signed, other = _print(person_id, "pdf")
     if signed is None:
-        return _home(error=_("账号不存在。"), status=404)
+        return other
     s = current_staff()
     assert s is not None
     return pdf_response(signed, clerk=f"{s.display_name} · {s.department}", person_id=person_id)

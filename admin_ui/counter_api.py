@@ -8,12 +8,17 @@ card-read contract is documented in admin_ui/README.md ("Card reader agent") and
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, Response, g, jsonify, request
 
+from admin_ui import agreement_access as access
 from admin_ui.agreement_pdf import load_signed, pdf_response
 from admin_ui.api_auth import staff_api
-from admin_ui.auth import address
-from admin_ui.counter_phone import PhoneDesk
+from admin_ui.auth import address, console
+from admin_ui.counter_phone import PhoneDesk, needs_approval
+from admin_ui.counter_phone_approval import PhoneApprovals
+from admin_ui.counter_phone_views import approval_json, changed_json
 from admin_ui.counter_text import MESSAGES, STATUS
 from idp.accounts.counter import CounterCase, CounterError
 from idp.accounts.counter_card import (
@@ -72,7 +77,7 @@ _ACTIVATED = schema("CounterActivation", {
 
 def _desk() -> PhoneDesk:
     return PhoneDesk(current_platform(), member_id=g.staff.member_id, actor=g.staff.actor,
-                       address=address())
+                     address=address(), hall=g.staff.department)
 
 
 def _no_store(resp: Response) -> Response:
@@ -236,14 +241,37 @@ def password_reset(case_id: str) -> Response:
                               "sessions_ended": {"const": True}}}),
            problems=(403, 404, 409))
 @staff_api("counter.phone_change")
-def phone_change(case_id: str) -> Response:
-    """After ``sms`` + ``sms-verification`` to the NEW number; every session ends."""
+def phone_change(case_id: str) -> Response | tuple[Response, int]:
+    """After ``sms`` + ``sms-verification`` to the NEW number; every session ends.
+
+    A manually entered card answers 202 ``{"status": "pending_approval", "approval": …}``:
+    a colleague of the same hall approves it (``/api/v1/admin/counter/phone-approvals``).
+    """
+    desk = _desk()
     try:
-        done = _desk().change_phone(case_id)
+        if needs_approval(desk.check_ready(case_id)):
+            held = PhoneApprovals(current_platform()).request(desk, case_id)
+            return _no_store(jsonify(status="pending_approval",
+                                     approval=approval_json(held))), 202
+        done = desk.change_phone(case_id)
     except CounterError as exc:
         raise _problem(exc) from exc
-    return _no_store(jsonify(person_id=done.person_id, account_name=done.account_name,
-                             phone=done.phone, sessions_ended=True))
+    return _no_store(jsonify(changed_json(done)))
+
+
+def _print_basis(session: Any, person_id: int) -> dict[str, Any]:
+    """Why the caller may print (R-50): their own case, or ``?reason=`` for a reprint."""
+    try:
+        return access.basis(session, g.staff.actor, person_id,
+                            request.args.get("reason", "")[:256])
+    except access.PrintRefused as exc:
+        if exc.code == "reason":
+            raise ApiProblem(422, "validation", "请求内容有误", "The reason is 4-200 characters.",
+                             errors=[{"field": "reason", "code": "length"}]) from exc
+        console().deny(g.staff, access.ACTION, exc.code, address())
+        raise ApiProblem(403, "not_own_case", "只能打印本人经办的业务,补打须填写原因",
+                         "Not a case you handled: give ?reason= to reprint (audited).",
+                         action=access.ACTION) from exc
 
 
 @bp.get("/persons/<int:person_id>/agreement")
@@ -252,12 +280,17 @@ def phone_change(case_id: str) -> Response:
            response=schema("CounterAgreement", {"type": "object", "properties": {
                "version": {"type": "string"}, "text": {"type": "string"},
                "account": {"type": "object"}, "accepted": {"type": ["object", "null"]}}}),
-           problems=(403, 404))
+           problems=(403, 404, 422))
 @staff_api("counter.print_agreement")
 def agreement(person_id: int) -> Response:
-    """The signed version (or the current one, to be signed) and the masked account."""
+    """The signed version (or the current one, to be signed) and the masked account.
+
+    Only for a person whose counter case the caller handled; anyone else with
+    ``?reason=`` (4–200 characters, a reprint), else 403 ``not_own_case``. Audited.
+    """
     p = current_platform()
     with p.db.session() as session:
+        why = _print_basis(session, person_id)
         accounts = Accounts(session, p.protector, p.hasher)
         person = accounts.get(person_id)
         if person is None:
@@ -273,20 +306,26 @@ def agreement(person_id: int) -> Response:
             "accepted": {"version": accepted.version, "channel": accepted.channel,
                          "at": accepted.accepted_at.isoformat(),
                          "sha256": accepted.text_sha256} if accepted else None}
+        access.record(session, actor=g.staff.actor, address=address(), fmt="json", why=why,
+                      target=f"person:{person_id}")
     return _no_store(jsonify(body))
 
 
 @bp.get("/persons/<int:person_id>/agreement.pdf")
 @operation("/api/v1/admin/counter/persons/{person_id}/agreement.pdf", "GET", tag=TAG,
            summary="The person's signed agreement as a PDF, masked details only (R-50)",
-           problems=(403, 404))
+           problems=(403, 404, 422))
 @staff_api("counter.print_agreement")
 def agreement_pdf(person_id: int) -> Response:
-    """``application/pdf`` attachment; the same content as the print view."""
+    """``application/pdf`` attachment; the same content and rule as the print view."""
     p = current_platform()
     with p.db.session() as session:
+        why = _print_basis(session, person_id)
         signed = load_signed(session, p.protector, p.hasher, person_id,
                              p.settings.agreement_version)
+        if signed is not None:
+            access.record(session, actor=g.staff.actor, address=address(), fmt="pdf", why=why,
+                          target=f"person:{person_id}")
     if signed is None:
         raise ApiProblem(404, "not_found", "账号不存在", "No such person.")
     return pdf_response(signed, clerk=f"{g.staff.display_name} · {g.staff.department}",

@@ -46,6 +46,9 @@ MESSAGES: dict[str, str] = {
     "org_exists": N_("该统一社会信用代码已开户;法定代表人变更请另行办理。"),
     "representative_inactive": N_("法定代表人的个人账号不可用。"),
     "representative_no_account": N_("法定代表人须先注册个人账号或本人到场办理。"),
+    # Counter phone change on a typed-in card: a colleague signs off (issue 5 hardening).
+    "approval_required": N_("手工录入证件的换绑须由同厅另一位工作人员或主管复核。"),
+    "approval_not_found": N_("复核申请不存在或已过期,请重新办理。"),
 }
 
 STATUS: dict[str, int] = {
@@ -60,6 +63,7 @@ STATUS: dict[str, int] = {
     "business_registry_unavailable": 503, "org_not_registered": 422, "org_not_active": 422,
     "not_representative": 422, "name_mismatch": 422, "kind_mismatch": 422, "org_exists": 409,
     "representative_inactive": 409, "representative_no_account": 409,
+    "approval_required": 409, "approval_not_found": 404,
 }
 
 FIELD_MESSAGES: dict[str, str] = {

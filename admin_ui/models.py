@@ -50,3 +50,22 @@ class CounterDocumentScan(Base):
     data_enc: Mapped[str] = mapped_column(Text)
     staff_member_id: Mapped[int] = mapped_column(ForeignKey("staff_member.id"))
     created_at: Mapped[CreatedAt]
+
+
+class StaffTotpReset(Base):
+    """A pending authenticator reset: the one-time enrolment code's keyed digest (issue 5).
+
+    After a reset the staff member may enrol a new authenticator only with this code, handed
+    over out of band by the resetting administrator (`admin_ui.enrolment_code`); the row is
+    deleted when the code is used. The code itself is never stored.
+    """
+
+    __tablename__ = "staff_totp_reset"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_member_id: Mapped[int] = mapped_column(
+        ForeignKey("staff_member.id", ondelete="CASCADE"), unique=True)
+    code_digest: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    reset_by: Mapped[str] = mapped_column(String(128))  # the administrator's audit actor
+    created_at: Mapped[CreatedAt]

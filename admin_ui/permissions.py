@@ -66,6 +66,10 @@ ACTIONS: dict[str, Action] = {
     # R-41 counter route: the old number is lost; ID card + SMS code to the new number.
     "counter.phone_change": Action(frozenset({A.CLERK, A.PLATFORM_ADMIN}), True,
                                    N_("窗口更换绑定手机")),
+    # A phone change on a typed-in card waits for a colleague of the same hall (never the
+    # asker, `check_not_own_request`): managers, clerks, platform administrators.
+    "counter.approve_phone_change": Action(frozenset({A.CLERK, A.MANAGER, A.PLATFORM_ADMIN}),
+                                           True, N_("复核窗口更换绑定手机")),
     # a legal person opened at the counter by its representative or an agent.
     "counter.register_org": Action(frozenset({A.CLERK, A.PLATFORM_ADMIN}), True,
                                    N_("窗口法人开户")),
@@ -108,6 +112,8 @@ class NavEntry:
 NAV: tuple[NavEntry, ...] = (
     NavEntry("console.home", "admin.home", N_("工作台")),
     NavEntry("counter.card_read", "admin.counter", N_("窗口业务")),
+    NavEntry("counter.approve_phone_change", "admin.counter_phone_approvals",
+             N_("换绑复核")),
     NavEntry("audit.search", "admin.audit", N_("审计日志")),
     NavEntry("account.view_history", "admin.accounts", N_("账号封禁管理")),
     NavEntry("account.approve_unban", "admin.unban_requests", N_("解封审批")),
@@ -135,7 +141,7 @@ class PermissionDenied(Exception):
     def __init__(self, action: str, reason: str = "role") -> None:
         super().__init__(action)
         self.action = action
-        self.reason = reason  # "role" | "own_request" | "unknown_action"
+        self.reason = reason  # "role" | "own_request" | "unknown_action" | "other_hall"
 
 
 def _check_table(actions: dict[str, Action], nav: Iterable[NavEntry]) -> None:

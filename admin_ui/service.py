@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from admin_ui import enrolment_code
 from admin_ui.sessions import StaffSession, StaffSessions
 from admin_ui.totp import StaffTotp
 from idp.accounts.lockout import Lockout
@@ -30,6 +31,7 @@ from idp.staff.service import SignedInStaff, StaffSignIn
 log = logging.getLogger(__name__)
 
 ENROL = "totp_enrol"
+ENROL_CODE = "totp_enrol_code"  # after a reset: the one-time code before ENROL
 VERIFY = "totp"
 
 
@@ -55,6 +57,18 @@ class EnrolmentRequired(SecondFactorError):
     code = "totp_enrolment_required"
 
 
+class EnrolmentCodeRefused(SecondFactorError):
+    """Wrong enrolment code after an authenticator reset (`admin_ui.enrolment_code`)."""
+
+    code = "enrolment_code_wrong"
+
+
+class EnrolmentCodeExpired(SecondFactorError):
+    """The reset's enrolment code expired: a platform administrator must reset again."""
+
+    code = "enrolment_code_expired"
+
+
 @dataclass
 class ConsoleAuth:
     """The console's sign-in, second factor, sessions and refusal auditing."""
@@ -65,6 +79,7 @@ class ConsoleAuth:
     sessions: StaffSessions
     totp_lock: Lockout
     recheck_seconds: int
+    secret_key: str = ""  # keys the enrolment codes' digests
 
     # -- sign-in -------------------------------------------------------------------------
 
@@ -74,8 +89,10 @@ class ConsoleAuth:
         signed = self.staff.sign_in(username, password, address=address)
         with self.db.session() as session:
             enrolled = StaffTotp(session, self.protector).enrolled(signed.member_id)
+            was_reset = not enrolled and enrolment_code.pending(session, signed.member_id)
+        steps = [VERIFY] if enrolled else [ENROL_CODE, ENROL] if was_reset else [ENROL]
         return self.sessions.start(signed.member_id, signed.identity, kind="console",
-                                   pending=[VERIFY if enrolled else ENROL])
+                                   pending=steps)
 
     def api_sign_in(self, username: str, password: str, code: str, address: str
                     ) -> tuple[str, StaffSession]:
@@ -93,14 +110,45 @@ class ConsoleAuth:
     def enrolment_secret(self, s: StaffSession) -> str:
         """The secret to show while ``s`` is enrolling (the same one until confirmed)."""
         with self.db.session() as session:
+            if ENROL_CODE in s.pending:
+                raise EnrolmentCodeRefused()  # never show a secret before the reset's code
             return StaffTotp(session, self.protector).begin(s.member_id)
 
     def second_factor(self, s: StaffSession, code: str, address: str) -> None:
-        """Complete a pending session with a TOTP code (enrolment or verification)."""
+        """Complete a pending session with a TOTP code (enrolment or verification).
+
+        After a reset the first step takes the one-time enrolment code instead; the session
+        then stays pending on enrolment.
+        """
+        if ENROL_CODE in s.pending:
+            self._redeem(s, code, address)
+            s.pending = [ENROL]
+            self.sessions.update(s)
+            return
         enrol = ENROL in s.pending
         self._check_code(s.member_id, s.actor, code, address, enrol=enrol)
         s.pending = []
         self.sessions.update(s)
+
+    def _redeem(self, s: StaffSession, code: str, address: str) -> None:
+        subject = f"m{s.member_id}"
+        wait = self.totp_lock.locked_for(subject)
+        if wait:
+            self._audit_totp(s.actor, address, "staff:totp:enrol_code", "failure",
+                             reason="locked")
+            raise TooManyAttempts(wait, "totp locked")
+        with self.db.session() as session:
+            got = enrolment_code.redeem(session, self.secret_key, s.member_id, code)
+        if got is enrolment_code.Redeemed.OK:
+            self.totp_lock.succeed(subject)
+            self._audit_totp(s.actor, address, "staff:totp:enrol_code", "success")
+            return
+        self._audit_totp(s.actor, address, "staff:totp:enrol_code", "failure",
+                         reason=got.value)
+        if got is enrolment_code.Redeemed.EXPIRED:
+            raise EnrolmentCodeExpired()
+        self.totp_lock.fail(subject)
+        raise EnrolmentCodeRefused()
 
     def _check_code(self, member_id: int, actor: str, code: str, address: str, *,
                     enrol: bool) -> None:
@@ -112,6 +160,8 @@ class ConsoleAuth:
         with self.db.session() as session:
             totp = StaffTotp(session, self.protector)
             ok = totp.confirm(member_id, code) if enrol else totp.verify(member_id, code)
+            if ok and enrol:
+                enrolment_code.spend(session, member_id)
             if ok:
                 action = "staff:totp:enrol" if enrol else "staff:totp:success"
                 audit.record(session, actor=actor, action=action, target=actor,

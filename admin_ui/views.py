@@ -17,7 +17,7 @@ from admin_ui.auth import (
     set_staff_cookie,
     staff_required,
 )
-from admin_ui.service import ENROL, SecondFactorError
+from admin_ui.service import ENROL, ENROL_CODE, SecondFactorError
 from idp.accounts.totp import provisioning_uri, qr_data_uri
 from idp.staff.directory import MESSAGES, StaffAuthError, TooManyAttempts
 
@@ -38,6 +38,10 @@ def _safe_next(raw: str | None) -> str:
 
 
 def _message(exc: StaffAuthError | SecondFactorError) -> str:
+    if exc.code == "enrolment_code_wrong":
+        return _("启用码不正确。请核对平台管理员交给您的启用码。")
+    if exc.code == "enrolment_code_expired":
+        return _("启用码已过期,请联系平台管理员重新重置动态验证码。")
     if isinstance(exc, SecondFactorError):
         return _("动态验证码不正确或已使用,请输入验证器上新的验证码。")
     return _(MESSAGES.get(exc.code, MESSAGES["staff_error"]))
@@ -72,8 +76,10 @@ def _totp_page(error: str = "", status: int = 200):  # type: ignore[no-untyped-d
         return redirect(url_for("admin.login"))
     if s.complete:
         return redirect(url_for("admin.home"))
-    enrolling = ENROL in s.pending
-    context: dict[str, object] = {"enrolling": enrolling, "error": error,
+    needs_code = ENROL_CODE in s.pending  # after a reset: the one-time code first
+    enrolling = ENROL in s.pending and not needs_code
+    context: dict[str, object] = {"enrolling": enrolling, "needs_code": needs_code,
+                                  "error": error,
                                   "next": _safe_next(request.values.get("next"))}
     if enrolling:
         secret = console().enrolment_secret(s)
@@ -102,6 +108,8 @@ def totp_post():  # type: ignore[no-untyped-def]
         return resp
     except (StaffAuthError, SecondFactorError) as exc:
         return _totp_page(_message(exc), 401)
+    if not s.complete:  # the enrolment code was right: now enrol the new authenticator
+        return redirect(url_for("admin.totp", next=_safe_next(request.form.get("next"))))
     return redirect(_safe_next(request.form.get("next")))
 
 

@@ -86,6 +86,7 @@ class Settings:
     ldap_timeout_seconds: int = 5
     staff_max_failures: int = 5  # per staff username, then locked for staff_lockout_seconds
     staff_lockout_seconds: int = 15 * 60
+    staff_enrolment_code_ttl: int = 24 * 3600  # one-time code of a TOTP reset (admin_ui)
     staff_address_max_failures: int = 30  # per source address per window (a hall shares NAT)
     staff_address_window_seconds: int = 15 * 60
     breakglass_policy: str = "directory_down"  # or "always", "off"
@@ -120,6 +121,11 @@ class Settings:
     trusted_platforms: str = ""  # JSON list of {name, issuer, client_id, client_secret, levels}
     agreement_version: str = "2024-01"  # idp/realname/agreements/<version>.zh.txt
     registration_ttl: int = 30 * 60  # an unfinished registration is forgotten after this
+    # Counter phone change (R-41, issue 5 hardening): after it, SMS login and SMS password
+    # recovery stay closed this long, so a takeover through the counter cannot be finished
+    # online at once; the old number is told, naming this hotline.
+    counter_phone_cooloff_seconds: int = 24 * 3600
+    service_hotline: str = "12345"
     registration_checks_per_document_daily: int = 10  # authority checks per document number
     registration_checks_per_address_hourly: int = 60  # authority checks per source address
 

@@ -32,6 +32,8 @@ TEMPLATES = {
     "phone_new_code": "【政务服务】您正在将本号码绑定为账号手机号,验证码为{code},5分钟内有效。",
     "phone_changed": ("【政务服务】您账号绑定的手机号已更换为{phone}。如非本人操作,"
                       "请立即携带身份证件到政务服务大厅办理。"),
+    "phone_changed_counter": ("【政务服务】您账号绑定的手机号已在{hall}窗口更换,本号码已解绑。"
+                              "如非本人办理,请立即致电{hotline}。"),
     "account_banned": "【政务服务】您的账号已被停用,原因:{reason}。如有疑问请联系{department}。",
     "account_unbanned": "【政务服务】您的账号已恢复使用。",
     "grant_changed": "【政务服务】您在{org}的授权已{change}。",

@@ -28,6 +28,7 @@ from idp.accounts.lockout import (
     unknown_subject,
 )
 from idp.accounts.models import Person
+from idp.accounts.recovery import COOLING_OFF, phone_cooling_off
 from idp.accounts.service import Accounts, AccountUnavailable, ensure_can_sign_in
 from idp.accounts.sms_codes import CheckOutcome, SmsCodes
 from idp.accounts.totp import Totp, is_code_shaped, normalize_code
@@ -176,6 +177,13 @@ class Login:
         unavailable = self._status_check(person, "sms")
         if unavailable:
             return unavailable
+        wait = phone_cooling_off(self.session, person,
+                                 codes.settings.counter_phone_cooloff_seconds)
+        if wait:  # a counter phone change is cooling off: password login only
+            self._audit("account:login:failure", person, "refused", method="sms",
+                        identifier=masked, reason=COOLING_OFF)
+            return LoginResult(Outcome.UNAVAILABLE, person=person, retry_in=wait,
+                               status=COOLING_OFF)
         self._audit("account:login:success", person, "success", method="sms",
                     identifier=masked)
         return LoginResult(Outcome.OK, person=person)

@@ -28,6 +28,7 @@ import json
 import logging
 from dataclasses import dataclass, field
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from idp.accounts.lockout import (
@@ -47,7 +48,9 @@ from idp.accounts.service import (
     normalize_phone,
 )
 from idp.accounts.sms_codes import CheckOutcome, SendResult, SmsCodes
+from idp.audit.models import AuditRecord
 from idp.crypto import keyed_digest, random_token
+from idp.db import utcnow
 from idp.oidc.logout import LogoutNotice, end_person_sessions, send_notices
 from idp.platform import Platform
 from idp.ratelimit import Limit
@@ -59,6 +62,7 @@ PURPOSE = "recovery"  # SMS template ``recovery_code``
 SENDS_PER_DOCUMENT_DAILY = 5
 MAX_IDENTIFIER = 64
 MAX_TICKET = 64
+COOLING_OFF = "phone_cooling_off"  # refusal reason / status of `phone_cooling_off`
 
 
 class InvalidIdentifier(ValueError):
@@ -219,6 +223,12 @@ class Recovery:
             record(self.session, "account:password:reset", person=person, address=self.address,
                    outcome="refused", method="sms", reason=f"account_{person.status}")
             return RecoveryResult(Outcome.UNAVAILABLE, reason=person.status)
+        wait = phone_cooling_off(self.session, person, self.platform.settings
+                                 .counter_phone_cooloff_seconds)
+        if wait:
+            record(self.session, "account:password:reset", person=person, address=self.address,
+                   outcome="refused", method="sms", reason=COOLING_OFF)
+            return RecoveryResult(Outcome.UNAVAILABLE, reason=COOLING_OFF, retry_in=wait)
         return self._reset(person, phone, new_password)
 
     def _failed(self, ticket: str, person: Person | None, subject: str,
@@ -250,6 +260,26 @@ class Recovery:
         record(self.session, "account:password:reset", person=person, address=self.address,
                method="sms")
         return RecoveryResult(Outcome.OK, person=person, notices=notices, notify_phone=phone)
+
+
+def phone_cooling_off(session: Session, person: Person, window: int) -> int:
+    """Seconds SMS login and SMS recovery stay closed after a counter phone change (R-41).
+
+    The one check both use (`Recovery.confirm`, `idp.accounts.login.Login.sms`): a number
+    bound at a counter on a possibly forged or borrowed ID card must not take the account
+    over online at once; the owner, told on the old number, has ``window`` seconds to act.
+    The durable marker is the console's own audit record of the change.
+    """
+    if window <= 0:
+        return 0
+    last = session.scalar(select(func.max(AuditRecord.at)).where(
+        AuditRecord.action == "admin:counter:phone_change",
+        AuditRecord.target == f"person:{person.id}", AuditRecord.outcome == "success"))
+    if last is None:
+        return 0
+    if last.tzinfo is None:  # SQLite hands back naive UTC from an aggregate
+        last = last.replace(tzinfo=utcnow().tzinfo)
+    return max(0, window - int((utcnow() - last).total_seconds()))
 
 
 def after_commit(platform: Platform, result: RecoveryResult) -> None:

@@ -90,6 +90,10 @@ def _recovery_problem(result: RecoveryResult) -> ApiProblem:
     if result.outcome is o.WEAK_PASSWORD:
         return ApiProblem(422, "validation", "请求内容有误", "The new password is too weak.",
                           errors=[{"field": "new_password", "code": result.reason}])
+    if result.outcome is o.UNAVAILABLE and result.reason == recovery.COOLING_OFF:
+        return _retry(403, recovery.COOLING_OFF, "绑定手机号刚在窗口更换,暂不能用短信找回密码",
+                      "The phone was just changed at a counter; SMS recovery is closed for a "
+                      "while.", result.retry_in)
     if result.outcome is o.UNAVAILABLE:
         return ApiProblem(403, "account_unavailable", "该账号当前无法使用",
                           "The account is banned or closed.")

@@ -77,6 +77,10 @@ class SmsCodes:
         self._daily = Limit("sms-phone-daily", s.sms_per_phone_daily, 86400)
         self._hourly = Limit("sms-address-hourly", s.sms_per_address_hourly, 3600)
 
+    @property
+    def settings(self) -> Settings:
+        return self._settings
+
     def _phone_key(self, phone: str) -> str:
         # Keyed: the Store never holds a phone number in clear.
         return keyed_digest(self._settings.secret_key, f"sms\x00{normalize_phone(phone)}")[:40]

@@ -32,6 +32,7 @@ API_MODULES: list[str] = [
     "admin_ui.dashboard",
     "admin_ui.staff_admin",
     "admin_ui.counter_org_views",
+    "admin_ui.counter_phone_views",
     "admin_ui.scans",
 ]
 

@@ -33,6 +33,9 @@ def account_status(status: str) -> str:
         return _("该账号已被停用。如有疑问,请携带身份证件到政务服务大厅咨询。")
     if status == "closed":
         return _("该账号已注销,无法登录。")
+    if status == "phone_cooling_off":  # idp.accounts.recovery.COOLING_OFF
+        return _("该账号的绑定手机号刚在政务服务大厅更换,为保护账号安全,暂时不能用短信"
+                 "验证码登录或找回密码。请用密码登录;如非本人办理,请携带身份证件到大厅处理。")
     return _("该账号当前无法登录。")
 
 

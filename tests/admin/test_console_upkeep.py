@@ -7,6 +7,7 @@ pypdf: it must be a real PDF holding the masked ID number and never the full one
 from __future__ import annotations
 
 import io
+import re
 from typing import Any
 
 import pytest
@@ -71,6 +72,8 @@ def test_admin_resets_a_clerks_authenticator_and_the_clerk_enrols_again(
         next(m for m in listed if m["username"] == "clerk1").items()
     resp = client.post(f"/api/v1/admin/staff/{member}/totp-reset", headers=admin)
     assert resp.status_code == 200 and resp.json["totp_enrolled"] is False
+    assert resp.headers["Cache-Control"] == "no-store"
+    assert re.fullmatch(r"[A-Z2-9]{4}-[A-Z2-9]{4}-[A-Z2-9]{4}", resp.json["enrolment_code"])
     with platform.db.session() as session:
         assert session.scalars(select(StaffTotpCredential).where(
             StaffTotpCredential.staff_member_id == member)).first() is None
@@ -86,8 +89,13 @@ def test_admin_resets_a_clerks_authenticator_and_the_clerk_enrols_again(
     resp = client.post("/api/v1/admin/session", json={
         "username": "clerk1", "password": STAFF_PASSWORD, "totp": old.replay()})
     assert resp.status_code == 403 and resp.json["type"].endswith("totp_enrolment_required")
+    # The console asks for the one-time enrolment code before showing any new secret
+    # (tests/admin/test_staff_reset_hardening.py signs in with it).
     browser = app.test_client()
-    page_sign_in(browser, "clerk1", STAFF_PASSWORD)  # enrols a new secret (no device given)
+    browser.post("/admin/login", data={"username": "clerk1", "password": STAFF_PASSWORD,
+                                       "csrf_token": csrf(browser)})
+    html = browser.get("/admin/totp").get_data(as_text=True)
+    assert "启用码" in html and 'id="totp-secret"' not in html
 
 
 def test_nobody_resets_their_own_authenticator(app: Flask, platform: Platform) -> None:
@@ -99,7 +107,8 @@ def test_nobody_resets_their_own_authenticator(app: Flask, platform: Platform) -
     [denied] = [r for r in _audits(platform, "admin:denied")
                 if r.details.get("reason") == "own_account"]
     assert denied.target == "staff.reset_totp"
-    assert _audits(platform, "admin:staff:totp_reset") == []
+    [refused] = _audits(platform, "admin:staff:totp_reset")
+    assert refused.outcome == "refused" and refused.details["reason"] == "own_account"
 
 
 @pytest.mark.parametrize("member", ["999999", "0"])
@@ -121,8 +130,9 @@ def test_reset_through_the_console_page(app: Flask, platform: Platform) -> None:
     token = csrf(browser, "/admin/staff")
     resp = browser.post(f"/admin/staff/{_member(platform, 'clerk1')}/reset-totp",
                         data={"csrf_token": token})
-    assert resp.status_code == 302
-    assert "已重置 clerk1" in browser.get(resp.headers["Location"]).get_data(as_text=True)
+    assert resp.status_code == 200 and resp.headers["Cache-Control"] == "no-store"
+    shown = resp.get_data(as_text=True)
+    assert "已重置 clerk1" in shown and 'id="enrolment-code"' in shown
     own = browser.post(f"/admin/staff/{_member(platform, 'root1')}/reset-totp",
                        data={"csrf_token": token})
     assert own.status_code == 403 and "不能对本人的账号执行此操作" in own.get_data(as_text=True)
@@ -193,8 +203,8 @@ def test_agreement_pdf_holds_the_masked_number_only(app: Flask, platform: Platfo
     person = _signed_citizen(platform, make_citizen)
     client = app.test_client()
     clerk = _bearer(client, platform, "clerk1", Role.CLERK)
-    resp = client.get(f"/api/v1/admin/counter/persons/{person.person_id}/agreement.pdf",
-                      headers=clerk)
+    resp = client.get(f"/api/v1/admin/counter/persons/{person.person_id}/agreement.pdf"
+                      "?reason=申请人补打协议", headers=clerk)
     assert resp.status_code == 200 and resp.mimetype == "application/pdf"
     assert resp.headers["Cache-Control"] == "no-store"
     assert resp.headers["Content-Disposition"].startswith("attachment;")
@@ -202,7 +212,7 @@ def test_agreement_pdf_holds_the_masked_number_only(app: Flask, platform: Platfo
     assert "1101**********0029" in text and platform.settings.agreement_version in text
     for secret in (person.id_number, person.phone, person.name):
         assert secret not in text and secret.encode() not in resp.data
-    assert client.get("/api/v1/admin/counter/persons/999999/agreement.pdf",
+    assert client.get("/api/v1/admin/counter/persons/999999/agreement.pdf?reason=补打协议",
                       headers=clerk).status_code == 404
 
 
@@ -212,7 +222,10 @@ def test_agreement_pdf_from_the_print_view(app: Flask, platform: Platform,
     make_local_staff(platform, "clerk1", [Role.CLERK])
     browser = app.test_client()
     page_sign_in(browser, "clerk1", STAFF_PASSWORD)
-    html = browser.get(f"/admin/counter/persons/{person.person_id}/agreement")
-    assert 'id="agreement-pdf"' in html.get_data(as_text=True)
-    resp = browser.get(f"/admin/counter/persons/{person.person_id}/agreement.pdf")
+    html = browser.get(f"/admin/counter/persons/{person.person_id}/agreement"
+                       "?reason=申请人补打协议").get_data(as_text=True)
+    assert 'id="agreement-pdf"' in html
+    pdf_link = html.split('id="agreement-pdf" href="')[1].split('"')[0].replace("&amp;", "&")
+    assert "reason=" in pdf_link  # the reprint's reason goes along
+    resp = browser.get(pdf_link)
     assert resp.status_code == 200 and "1101**********0029" in _text(resp.data)

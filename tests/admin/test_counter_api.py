@@ -327,7 +327,7 @@ def test_the_agreement_print_data_is_masked(clerk: Counter) -> None:
     assert resp.json["account"]["phone"] == "138****8004"
     assert resp.json["accepted"]["channel"] == "counter"
     assert "服务协议" in resp.json["text"]
-    assert clerk.client.get("/api/v1/admin/counter/persons/999999/agreement",
+    assert clerk.client.get("/api/v1/admin/counter/persons/999999/agreement?reason=补打协议",
                             headers=clerk.headers).status_code == 404
 
 

@@ -143,4 +143,5 @@ def test_the_blank_agreement_prints_with_the_applicants_masked_details(
 
 def test_an_unknown_case_is_404(clerk: FlaskClient) -> None:
     assert clerk.get("/admin/counter/cases/" + "z" * 24).status_code == 404
-    assert clerk.get("/admin/counter/persons/999999/agreement").status_code == 404
+    assert clerk.get("/admin/counter/persons/999999/agreement?reason=补打协议"
+                     ).status_code == 404

@@ -58,7 +58,11 @@ def test_lost_phone_is_replaced_sessions_end_and_history_records_it(
     [notice] = [m for m in platform.sms.messages(NEW)  # type: ignore[attr-defined]
                 if m.template == "phone_changed"]
     assert "139****9004" in notice.text
-    assert platform.sms.messages(OLD) == []  # type: ignore[attr-defined]  # it is lost
+    # Lost or not, the old number is told: the hall and the hotline, no personal numbers.
+    [told] = platform.sms.messages(OLD)  # type: ignore[attr-defined]
+    assert told.template == "phone_changed_counter"
+    assert "市政务服务中心" in told.text and "12345" in told.text
+    assert "139" not in told.text and "0157" not in told.text and "刘" not in told.text
     [change] = [r for r in audit(platform, "account:phone:change") if r.outcome == "success"]
     assert change.target == citizen.sub and change.details == {
         "method": "counter", "phone": "138****8004", "new_phone": "139****9004"}
@@ -133,7 +137,19 @@ def test_phone_change_through_the_console(app: Flask, platform: Platform,
     text = platform.sms.messages(NEW)[0].text  # type: ignore[attr-defined]
     code = "".join(c for c in text if c.isdigit())[:6]
     browser.post(f"{case_page}/verify", data={"code": code, "csrf_token": token})
-    done = browser.post(f"{case_page}/phone-change", data={"csrf_token": token})
+    # Typed-in card details: the change waits for a colleague of the same hall.
+    held = browser.post(f"{case_page}/phone-change", data={"csrf_token": token})
+    assert held.status_code == 202 and "已提交复核" in held.get_data(as_text=True)
+    assert _phone(platform, citizen.person_id) == OLD
+    colleague = app.test_client()
+    make_local_staff(platform, "manager2", [Role.MANAGER])
+    page_sign_in(colleague, "manager2", STAFF_PASSWORD)
+    listing = colleague.get("/admin/counter/phone-approvals").get_data(as_text=True)
+    assert "139****9004" in listing and NEW not in listing
+    assert CARD["id_number"] not in listing
+    rid = listing.split("/admin/counter/phone-approvals/")[1].split("/approve")[0]
+    done = colleague.post(f"/admin/counter/phone-approvals/{rid}/approve",
+                          data={"csrf_token": csrf(colleague, "/admin/counter/phone-approvals")})
     assert done.status_code == 200
     html = done.get_data(as_text=True)
     assert "绑定手机已更换" in html and "139****9004" in html and NEW not in html

@@ -60,12 +60,14 @@ API_CALLS: dict[str, tuple[str, str, dict[str, Any] | None]] = {
                          {"agreement_signed": True, "agreement_version": "2024-01"}),
     "counter.password_reset": ("POST", f"/api/v1/admin/counter/cases/{_CASE}/password-reset",
                                None),
-    "counter.print_agreement": ("GET", "/api/v1/admin/counter/persons/{person}/agreement",
-                                None),
+    "counter.print_agreement": ("GET", "/api/v1/admin/counter/persons/{person}/agreement"
+                                "?reason=申请人补打协议", None),
     "counter.phone_change": ("POST", f"/api/v1/admin/counter/cases/{_CASE}/phone-change",
                              None),
     "counter.register_org": ("POST", f"/api/v1/admin/counter/cases/{_CASE}/org-registration",
                              {}),
+    "counter.approve_phone_change": ("POST", f"/api/v1/admin/counter/phone-approvals/{_CASE}"
+                                     "/approval", None),
     "counter.view_scan": ("GET", "/api/v1/admin/counter/scans/1", None),
     "staff.reset_totp": ("GET", "/api/v1/admin/staff", None),
     "client.view": ("GET", "/api/v1/admin/clients", None),
@@ -96,9 +98,12 @@ PAGE_CALLS: dict[str, tuple[str, str, dict[str, str] | None]] = {
     "counter.card_read": ("GET", "/admin/counter", None),
     "counter.register": ("POST", f"/admin/counter/cases/{_CASE}/activate", {"signed": "yes"}),
     "counter.password_reset": ("POST", f"/admin/counter/cases/{_CASE}/password-reset", {}),
-    "counter.print_agreement": ("GET", "/admin/counter/persons/{person}/agreement", None),
+    "counter.print_agreement": ("GET", "/admin/counter/persons/{person}/agreement"
+                                "?reason=申请人补打协议", None),
     "counter.phone_change": ("POST", f"/admin/counter/cases/{_CASE}/phone-change", {}),
     "counter.register_org": ("POST", f"/admin/counter/cases/{_CASE}/org", {}),
+    "counter.approve_phone_change": ("POST", f"/admin/counter/phone-approvals/{_CASE}/approve",
+                                     {}),
     "counter.view_scan": ("GET", "/admin/counter/scans/1", None),
     "staff.reset_totp": ("GET", "/admin/staff", None),
     "client.view": ("GET", "/admin/clients", None),
@@ -123,9 +128,11 @@ PREPARE: dict[str, Callable[[Platform, int], object]] = {
 }
 # Their allowed roles need a card read checked by the population registry (simulator):
 # tested in tests/admin/test_counter_api.py, test_counter_phone.py and test_counter_org.py;
-# opening a scan needs a registration's scan: tests/admin/test_counter_scans.py.
+# opening a scan needs a registration's scan: tests/admin/test_counter_scans.py; approving a
+# phone change needs a colleague's pending request: tests/admin/test_counter_phone_hardening.py.
 ALLOWED_ELSEWHERE = {"counter.register", "counter.password_reset", "counter.phone_change",
-                     "counter.register_org", "counter.view_scan"}
+                     "counter.register_org", "counter.view_scan",
+                     "counter.approve_phone_change"}
 FORBIDDEN = [(action, role) for action in sorted(ACTIONS) for role in Role
              if role not in ACTIONS[action].roles]
 ALLOWED = [(action, role) for action in sorted(ACTIONS) for role in Role
