@@ -2,7 +2,8 @@
 
 RFC 9700 §4.14.2: every use returns a new refresh token and retires the old one; presenting
 a retired token again means it leaked, so the whole family (every token descending from
-the same authorization) is revoked, along with the access tokens of that grant.
+the same authorization) is revoked, along with the access tokens of that grant. The old
+token is claimed (retired) in the same statement that stores its successor (`rotate`).
 """
 
 from __future__ import annotations
@@ -37,6 +38,17 @@ _FIND_WITH_PERSON = (
 _CLAIM = (update(_TABLE).where(_TABLE.c.id == bindparam("row_id"),
                                _TABLE.c.rotated_at.is_(None))
           .values(rotated_at=bindparam("now")))
+_NEW_COLUMNS = [c for c in _TABLE.columns if c.name not in ("id", "rotated_at", "revoked_at")]
+# PostgreSQL: retire the old token and insert its successor in one statement (a
+# data-modifying CTE): the INSERT selects from the claim, so it inserts a row only if the
+# claim won. The claim's row lock makes a concurrent rotation of the same token wait and
+# then find ``rotated_at`` set: it inserts nothing (bench/README.md, round 4).
+_CLAIMED = _CLAIM.returning(_TABLE.c.id).cte("claimed")
+_CLAIM_AND_INSERT = insert(_TABLE).from_select(
+    [c.name for c in _NEW_COLUMNS],
+    select(*[bindparam(f"n_{c.name}", type_=c.type) for c in _NEW_COLUMNS])
+    .select_from(_CLAIMED)).returning(_TABLE.c.id)
+_PRESTORED = "idp.refresh.prestored"  # Session.info key: successor already inserted
 
 
 def digest(secret_key: str, token: str) -> str:
@@ -49,14 +61,48 @@ def new_token() -> str:
 
 def store(session: Session, secret_key: str, token: str, *, client_id: str,
           user: AuthorizedPerson, scope: str, ttl: int) -> None:
-    """Record a freshly issued refresh token (only its digest); one Core INSERT."""
+    """Record a freshly issued refresh token (only its digest); one Core INSERT.
+
+    Nothing to do when `rotate` already inserted this token in its claim statement."""
+    values = _values(secret_key, token, client_id=client_id, user=user, scope=scope, ttl=ttl)
+    if session.info.pop(_PRESTORED, None) == values["token_digest"]:
+        return
+    session.execute(_INSERT, values)
+
+
+def _values(secret_key: str, token: str, *, client_id: str, user: AuthorizedPerson,
+            scope: str, ttl: int) -> dict[str, object]:
     now = utcnow()
-    session.execute(_INSERT, dict(
+    return dict(
         token_digest=digest(secret_key, token), family_id=user.gid, client_id=client_id,
         person_id=user.person.id, sid=user.sid, scope=scope, epoch=user.person.security_epoch,
         auth_time=user.auth_time, acr=user.acr, amr=list(user.amr),
         acting=user.acting.ref.dump() if user.acting is not None else None, issued_at=now,
-        expires_at=now + dt.timedelta(seconds=ttl)))
+        expires_at=now + dt.timedelta(seconds=ttl))
+
+
+def rotate(session: Session, secret_key: str, old: RefreshToken, token: str | None, *,
+           client_id: str, user: AuthorizedPerson, scope: str, ttl: int) -> bool:
+    """Retire ``old`` and record its successor ``token`` (None: none issued, the scope
+    dropped offline_access). False: ``old`` was already retired (a concurrent use won).
+
+    One statement on PostgreSQL (claim and insert), two elsewhere; `store` then skips
+    the successor."""
+    now = utcnow()
+    if token is None:
+        return bool(session.execute(_CLAIM, {"row_id": old.id, "now": now}).rowcount)  # type: ignore[attr-defined]
+    values = _values(secret_key, token, client_id=client_id, user=user, scope=scope, ttl=ttl)
+    if session.get_bind().dialect.name == "postgresql":
+        params = {f"n_{k}": v for k, v in values.items()}
+        won = session.execute(_CLAIM_AND_INSERT, {"row_id": old.id, "now": now, **params})
+        if won.first() is None:  # the claim lost: nothing inserted
+            return False
+    else:
+        if session.execute(_CLAIM, {"row_id": old.id, "now": now}).rowcount != 1:  # type: ignore[attr-defined]
+            return False
+        session.execute(_INSERT, values)
+    session.info[_PRESTORED] = values["token_digest"]
+    return True
 
 
 def find(session: Session, secret_key: str, token: object) -> RefreshToken | None:
@@ -126,15 +172,6 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
                      address=server.remote_addr(), details={"family": row.family_id[:8]})
         log.warning("refresh token reuse: family revoked client=%s", row.client_id)
 
-    def validate_token_request(self):  # type: ignore[no-untyped-def]
-        super().validate_token_request()
-        # Claim the token atomically: of two concurrent uses, only one may win.
-        row: RefreshToken = self.request.refresh_token
-        claimed = self.server.db().execute(_CLAIM, {"row_id": row.id, "now": utcnow()})
-        if claimed.rowcount != 1:  # type: ignore[attr-defined]
-            self._reuse_detected(row)
-            raise InvalidGrantError()
-
     def authenticate_user(self, refresh_token: RefreshToken):  # type: ignore[no-untyped-def]
         person = self._person  # read with the token (find_with_person)
         if person is None or not person.is_active or person.security_epoch != refresh_token.epoch:
@@ -159,5 +196,17 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         include = include_refresh_token and "offline_access" in (scope or "").split()
         return super().generate_token(user, scope, grant_type, expires_in, include)
 
+    def save_token(self, token):  # type: ignore[no-untyped-def]
+        """Claim the old token atomically with storing the new one: of two concurrent uses,
+        only one wins; the other is treated as reuse (family revoked, invalid_grant)."""
+        row: RefreshToken = self.request.refresh_token
+        server = self.server
+        if not rotate(server.db(), server.settings.secret_key, row, token.get("refresh_token"),
+                      client_id=self.request.client.client_id, user=self.request.user,
+                      scope=token.get("scope", ""), ttl=server.settings.refresh_token_ttl):
+            self._reuse_detected(row)
+            raise InvalidGrantError()
+        return super().save_token(token)  # audit; `store` finds the successor stored
+
     def revoke_old_credential(self, refresh_token):  # type: ignore[no-untyped-def]
-        """Already retired when claimed in `validate_token_request`."""
+        """Already retired when claimed in `save_token`."""
