@@ -96,15 +96,13 @@ def serve(host: str, port: int, workers: int | None, threads: int, server: str) 
     if server == "dev" and not (settings.debug or settings.testing):
         raise click.ClickException("--server dev needs IDP_DEBUG or IDP_TESTING")
     argv = server_command(server, host, port, workers or default_workers(), threads)
-    # argon2id takes a 19 MiB buffer per hash (bench/README.md, rounds 1 and 2). Given back
-    # to the OS after every hash (an mmap per buffer), the next hash page-faults all 4 865
-    # pages in again: ≈ 6–7 ms of kernel time per login. So the buffer comes from the heap
-    # (mmap threshold above 19 MiB) and one arena keeps up to 24 MiB of free top (one
-    # buffer) instead of trimming it; more, after concurrent logins, is trimmed, which keeps
-    # worker RSS ≤ 150 MiB (32 MiB measured 151). More arenas would each keep their own.
+    # argon2id takes a 19 MiB buffer per hash. idp/argon2_pool.py keeps one per worker, so
+    # the common case never page-faults it in again; the extra buffers of concurrent logins
+    # are mmapped (threshold 1 MiB) and go back to the OS when freed, instead of staying in
+    # the heap: worker RSS 130–132 MiB after the bench load instead of 131–170 with heap
+    # buffers (bench/README.md round 3, "RSS"). One arena: more would each keep free memory.
     os.environ.setdefault("MALLOC_ARENA_MAX", "1")
-    os.environ.setdefault("MALLOC_MMAP_THRESHOLD_", str(32 * 1024 * 1024))
-    os.environ.setdefault("MALLOC_TRIM_THRESHOLD_", str(24 * 1024 * 1024))
+    os.environ.setdefault("MALLOC_MMAP_THRESHOLD_", str(1024 * 1024))
     if not Path(argv[0]).exists() and shutil.which(argv[0]) is None:
         raise click.ClickException(f"{server} is not installed in this environment")
     sys.stdout.flush()
