@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from joserfc import jwt
 
+from idp.accounts.sessions import public_sid
 from tests.oidc.helpers import Pkce, jwks, register, sign_in, tokens
 from tests.oidc.test_logout import BCL, posted  # noqa: F401 - fixture
 
@@ -30,4 +31,5 @@ def test_changing_password_logs_out_other_browsers_and_their_systems(app, client
     assert platform.sessions.load(mine.sid) is not None  # this browser stays signed in
     assert [url for url, _ in posted] == [BCL]
     claims = jwt.decode(posted[0][1], jwks(client)).claims
-    assert claims["sid"] == other.sid and claims["sub"] == citizen.sub
+    assert claims["sid"] == public_sid(platform.settings.secret_key, other.sid)
+    assert claims["sub"] == citizen.sub
