@@ -94,6 +94,14 @@ def _not_found() -> ApiProblem:
     return ApiProblem(404, "not_found", "应用不存在", "No such client.")
 
 
+def _client(session: Any, client_id: str) -> Any:
+    """The registered client, or the 404 problem."""
+    client = client_service.get(session, client_id[:64])
+    if client is None:
+        raise _not_found()
+    return client
+
+
 @bp.get("/clients")
 @operation("/api/v1/admin/clients", "GET", summary="List department systems", tag=TAG,
            problems=(403,), response=schema("ClientList", {
@@ -142,9 +150,7 @@ def create_client() -> tuple[Response, int]:
 def get_client(client_id: str) -> Response:
     """Registration (never a secret) and tokens/authorizations per day with the last use."""
     with current_platform().db.session() as session:
-        client = client_service.get(session, client_id[:64])
-        if client is None:
-            raise _not_found()
+        client = _client(session, client_id)
         described = client_service.describe(client)
         usage = stats.client_usage(session, client.client_id)
     return _no_store(jsonify(client=described, usage=usage.as_dict()))
@@ -187,8 +193,7 @@ def update_client(client_id: str) -> Response:
 def rotate_secret(client_id: str) -> Response:
     """The old secret stops working at once; public and private_key_jwt clients: 409."""
     with current_platform().db.session() as session:
-        if client_service.get(session, client_id[:64]) is None:
-            raise _not_found()
+        _client(session, client_id)
     try:
         with current_platform().db.session() as session:
             secret = client_service.rotate_secret(
@@ -209,14 +214,11 @@ def rotate_secret(client_id: str) -> Response:
 def disable_client(client_id: str) -> Response:
     """No authorization, token or introspection for it from the next request on."""
     with current_platform().db.session() as session:
-        client = client_service.get(session, client_id[:64])
-        if client is None:
-            raise _not_found()
+        client = _client(session, client_id)
         if not client.disabled:
             client = client_service.disable(session, client_id, actor=g.staff.actor)
         described = client_service.describe(client)
     return _no_store(jsonify(client=described))
-
 
 
 @bp.post("/clients/<client_id>/enable")
@@ -228,8 +230,7 @@ def disable_client(client_id: str) -> Response:
 def enable_client(client_id: str) -> Response:
     """Idempotent: enabling an enabled client changes nothing and records nothing."""
     with current_platform().db.session() as session:
-        if client_service.get(session, client_id[:64]) is None:
-            raise _not_found()
-        client = client_edit.enable(session, client_id[:64], actor=g.staff.actor)
+        client = client_edit.enable(session, _client(session, client_id).client_id,
+                                    actor=g.staff.actor)
         described = client_service.describe(client)
     return _no_store(jsonify(client=described))

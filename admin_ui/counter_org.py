@@ -45,7 +45,6 @@ from idp.realname import agreements
 from idp.realname.documents import DocumentError, parse
 from idp.realname.registration import MAX_NAME
 from idp.realname.sources import (
-    AuthorityError,
     AuthorityRejected,
     AuthorityUnavailable,
     DocumentType,
@@ -53,7 +52,6 @@ from idp.realname.sources import (
     Verdict,
 )
 from idp.realname.sources.business import EnterpriseCheck
-from idp.realname.wiring import sources_for
 
 ROUTES = ("representative", "agent")
 DOCUMENTS = ("representative_id_card", "agent_id_card", "power_of_attorney",
@@ -133,16 +131,23 @@ def _text(raw: Mapping[str, Any], name: str, limit: int, errors: list[dict[str, 
     return value.strip()
 
 
+def _number(raw: Mapping[str, Any], name: str, kind: str,
+            errors: list[dict[str, str]]) -> str:
+    """A document number in its canonical form; a malformed one is reported under ``name``."""
+    value = _text(raw, name, 32, errors)
+    if value:
+        try:
+            return parse(kind, value).number
+        except DocumentError as exc:
+            errors.append({"field": name, "code": exc.code})
+    return value
+
+
 def parse_application(raw: Mapping[str, Any], scans: Mapping[str, bytes | None], *,
                       max_scan_bytes: int, agreement_version: str) -> OrgApplication:
     """Check every field and scan; report every problem at once (`OrgInputError`)."""
     errors: list[dict[str, str]] = []
-    code = _text(raw, "credit_code", 32, errors)
-    if code:
-        try:
-            code = parse("uscc", code).number
-        except DocumentError as exc:
-            errors.append({"field": "credit_code", "code": exc.code})
+    code = _number(raw, "credit_code", "uscc", errors)
     name = _text(raw, "name", NAME_MAX, errors)
     kind = raw.get("kind")
     if kind not in KINDS:
@@ -154,12 +159,7 @@ def parse_application(raw: Mapping[str, Any], scans: Mapping[str, bytes | None],
     agent_name = agent_number = ""
     if route == "agent":
         agent_name = _text(raw, "agent_name", MAX_NAME, errors)
-        agent_number = _text(raw, "agent_id_number", 32, errors)
-        if agent_number:
-            try:
-                agent_number = parse("resident_id", agent_number).number
-            except DocumentError as exc:
-                errors.append({"field": "agent_id_number", "code": exc.code})
+        agent_number = _number(raw, "agent_id_number", "resident_id", errors)
     ticked = raw.get("documents")
     if not isinstance(ticked, list | tuple) or not all(isinstance(d, str) for d in ticked):
         ticked = []
@@ -229,19 +229,9 @@ class OrgDesk(PhoneDesk):
     # -- the registries -----------------------------------------------------------------------
 
     def _check_agent(self, app: OrgApplication) -> str:
-        sources = sources_for(self.platform)
-        if sources is None:
-            raise CounterError("registry_not_configured")
         details = {"id": mask_id_number(app.agent_id_number), "check": "agent"}
-        try:
-            result = sources.population.verify(app.agent_name, DocumentType.RESIDENT_ID,
-                                               app.agent_id_number)
-        except AuthorityError as exc:
-            outcome = "unavailable" if isinstance(exc, AuthorityUnavailable) else "rejected"
-            self._audit("admin:counter:agent_check", outcome=outcome, details=details)
-            raise CounterError("registry_unavailable") from None
-        self._audit("admin:counter:agent_check", outcome=result.verdict.value,
-                    details={**details, "reference": result.reference})
+        result = self._population_check("admin:counter:agent_check", details, app.agent_name,
+                                        DocumentType.RESIDENT_ID, app.agent_id_number)
         if result.verdict is not Verdict.MATCH:
             raise CounterError(f"agent_{result.verdict.value}", field="agent_id_number")
         return result.reference
@@ -322,12 +312,7 @@ class OrgDesk(PhoneDesk):
         if session is None:
             with self.platform.db.session() as own:
                 return self._require_account(case, own)
-        person = self._accounts(session).by_document(case.read.number, case.read.id_type)
-        if person is None:
-            raise CounterError("representative_no_account")
-        if not person.is_active:
-            raise CounterError(f"account_{person.status}")
-        return person
+        return self._holder(session, case, "representative_no_account")
 
     def _representative(self, session: Session, case: CounterCase) -> tuple[Person, str | None]:
         """The representative's account at level 3: created (password shown once) or upgraded."""

@@ -88,11 +88,7 @@ class PhoneDesk(CounterDesk):
     def _change(self, session: Session, case: CounterCase, approved_by: str) -> PhoneChanged:
         accounts = self._accounts(session)
         card = case.read
-        person = accounts.by_document(card.number, card.id_type)
-        if person is None:
-            raise CounterError("no_account")
-        if not person.is_active:
-            raise CounterError(f"account_{person.status}")
+        person = self._holder(session, case)
         new = normalize_phone(case.phone or "")
         old = accounts.phone(person) or ""
         if old and normalize_phone(old) == new:

@@ -192,19 +192,10 @@ class CounterDesk:
 
     def read_card(self, card: CardRead) -> CounterCase:
         """Check the card with the population registry and open a case (R-11, R-40)."""
-        sources = sources_for(self.platform)
-        if sources is None:
-            raise CounterError("registry_not_configured")
         details = {"id": mask_id_number(card.number), "id_type": card.id_type,
                    "source": card.source, "check": "identity"}
-        try:
-            result = sources.population.verify(card.name, card.registry_type, card.number)
-        except AuthorityError as exc:
-            outcome = "unavailable" if isinstance(exc, AuthorityUnavailable) else "rejected"
-            self._audit("admin:counter:card_read", outcome=outcome, details=details)
-            raise CounterError("registry_unavailable") from None
-        self._audit("admin:counter:card_read", outcome=result.verdict.value,
-                    details={**details, "reference": result.reference})
+        result = self._population_check("admin:counter:card_read", details, card.name,
+                                        card.registry_type, card.number)
         if result.verdict is not Verdict.MATCH:
             raise CounterError(f"identity_{result.verdict.value}")
         with self.platform.db.session() as session:
@@ -339,11 +330,7 @@ class CounterDesk:
     def _reset(self, session: Session, case: CounterCase) -> PasswordReset:
         accounts = self._accounts(session)
         card = case.read
-        person = accounts.by_document(card.number, card.id_type)
-        if person is None:
-            raise CounterError("no_account")
-        if not person.is_active:
-            raise CounterError(f"account_{person.status}")
+        person = self._holder(session, case)
         password = accounts.issue_random_password(person)  # bumps the epoch
         notices = end_person_sessions(self.platform, session, person, "password_reset",
                                       actor=self.actor)
@@ -367,6 +354,32 @@ class CounterDesk:
 
     def _accounts(self, session: Session) -> Accounts:
         return Accounts(session, self.platform.protector, self.platform.hasher)
+
+    def _holder(self, session: Session, case: CounterCase, missing: str = "no_account") -> Person:
+        """The card holder's account, refused when there is none or it is not active."""
+        person = self._accounts(session).by_document(case.read.number, case.read.id_type)
+        if person is None:
+            raise CounterError(missing)
+        if not person.is_active:
+            raise CounterError(f"account_{person.status}")
+        return person
+
+    def _population_check(self, action: str, details: dict[str, Any], name: str,
+                          id_type: Any, number: str) -> Any:
+        """Ask the population registry (R-11), auditing the answer or the outage as ``action``;
+        the caller decides what a verdict other than a match means."""
+        sources = sources_for(self.platform)
+        if sources is None:
+            raise CounterError("registry_not_configured")
+        try:
+            result = sources.population.verify(name, id_type, number)
+        except AuthorityError as exc:
+            outcome = "unavailable" if isinstance(exc, AuthorityUnavailable) else "rejected"
+            self._audit(action, outcome=outcome, details=details)
+            raise CounterError("registry_unavailable") from None
+        self._audit(action, outcome=result.verdict.value,
+                    details={**details, "reference": result.reference})
+        return result
 
     def _details(self, case: CounterCase, agreement: agreements.Agreement) -> dict[str, Any]:
         return {"id": case.masked_number, "id_type": case.card["id_type"],

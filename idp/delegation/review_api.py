@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from idp.api.auth import require_bearer
 from idp.api.openapi import operation, schema
-from idp.delegation.api import TAG, _address, _grant_of, _grants_json, _no_store, _org, _run
+from idp.delegation.api import TAG, _address, _grant_of, _grants_json, _no_store, _one, _org, _run
 from idp.delegation.errors import DelegationError
 from idp.delegation.representative import keep_grant, pending_review
 from idp.delegation.service import Delegation
@@ -36,10 +36,16 @@ _KEPT = schema("GrantKept", {"type": "object", "properties": {
     "grant": {"$ref": "#/components/schemas/Grant"}}})
 
 
-def under_review(db: Session, d: Delegation, me: int, org: Any) -> list[dict[str, Any]]:
-    """Grants awaiting the representative's review, each with its live subtree."""
+def _as_representative(me: int, org: Any) -> Any:
+    """Only the current representative reviews; anyone else learns nothing (404)."""
     if me != org.representative_person_id:
         raise DelegationError("org_not_found")  # no hint that the enterprise exists
+    return org
+
+
+def under_review(db: Session, d: Delegation, me: int, org: Any) -> list[dict[str, Any]]:
+    """Grants awaiting the representative's review, each with its live subtree."""
+    _as_representative(me, org)
     pending = pending_review(d, org.id)
     views = {v.id: v for v in view(db, me, org.id).tree}
     out = []
@@ -73,12 +79,8 @@ def keep_inherited_grant(credit_code: str, grant_id: int) -> Response:
     """The grant becomes the new representative's, with no deadline; its subtree stays.
     To cancel instead: ``DELETE /api/v1/orgs/{credit_code}/grants/{grant_id}``."""
     def work(db: Session, d: Delegation, me: int) -> dict[str, Any]:
-        org = _org(db, credit_code)
-        if me != org.representative_person_id:
-            raise DelegationError("org_not_found")
+        org = _as_representative(me, _org(db, credit_code))
         _grant_of(db, org, grant_id)
-        grant = keep_grant(d, me, grant_id, address=_address())
-        found = [v for v in view(db, me, org.id).tree if v.id == grant.id]
-        return {"grant": _grants_json(db, tuple(found), org.credit_code)[0]}
+        return {"grant": _one(db, org, keep_grant(d, me, grant_id, address=_address()), me)}
 
     return _no_store(jsonify(_run(work)))

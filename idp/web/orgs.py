@@ -146,18 +146,27 @@ def confirm(evidence_id: str):  # type: ignore[no-untyped-def]
                             done="changed" if done.changed else "opened"))
 
 
+def _represented(db: Any, credit_code: str) -> tuple[Any, Any] | None:
+    """The signed-in person and the account they represent (None: not signed in); 404 for
+    anyone but its current representative, so the page never hints that it exists."""
+    found = flow.signed_in_person(db)
+    if found is None:
+        return None
+    org = Orgs(db).by_code(credit_code)
+    if org is None or org.representative_person_id != found[1].id:
+        abort(404)
+    return found[1], org
+
+
 @bp.get("/<credit_code>")
 def detail(credit_code: str):  # type: ignore[no-untyped-def]
     """One account, to its current representative only (anyone else: 404)."""
     p = current_platform()
     with p.db.session() as db:
-        found = flow.signed_in_person(db)
-        if found is None:
+        mine = _represented(db, credit_code)
+        if mine is None:
             return flow.to_login()
-        org = Orgs(db).by_code(credit_code)
-        if org is None or org.representative_person_id != found[1].id:
-            abort(404)
-        return _detail_page(db, org, request.args.get("done", ""))
+        return _detail_page(db, mine[1], request.args.get("done", ""))
 
 
 def _detail_page(db: Any, org: Any, done: str, error: str = "",
@@ -189,16 +198,14 @@ def keep(credit_code: str, grant_id: int):  # type: ignore[no-untyped-def]
     """保留: the new representative keeps a previous representative's grant (R-21)."""
     p = current_platform()
     with p.db.session() as db:
-        found = flow.signed_in_person(db)
-        if found is None:
+        mine = _represented(db, credit_code)
+        if mine is None:
             return flow.to_login()
-        org = Orgs(db).by_code(credit_code)
-        if org is None or org.representative_person_id != found[1].id:
-            abort(404)
+        person, org = mine
         try:
             if load_grant(db, grant_id).legal_person_id != org.id:
                 raise DelegationError("grant_not_found")
-            keep_grant(Delegation.from_platform(db, p), found[1].id, grant_id,
+            keep_grant(Delegation.from_platform(db, p), person.id, grant_id,
                        address=flow.client_address())
         except DelegationError as exc:
             db.rollback()
@@ -212,12 +219,10 @@ def keep(credit_code: str, grant_id: int):  # type: ignore[no-untyped-def]
 def licence_image(credit_code: str, public_id: str):  # type: ignore[no-untyped-def]
     """The stored licence image as a download, never rendered inline or as HTML."""
     with current_platform().db.session() as db:
-        found = flow.signed_in_person(db)
-        if found is None:
+        mine = _represented(db, credit_code)
+        if mine is None:
             return flow.to_login()
-        org = Orgs(db).by_code(credit_code)
-        if org is None or org.representative_person_id != found[1].id:
-            abort(404)
+        org = mine[1]
         image = licence.find(db, org.id, public_id[:64])
         if image is None:
             abort(404)

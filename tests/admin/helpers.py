@@ -8,13 +8,16 @@ from typing import Any
 
 import pyotp
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
 from admin_ui.service import ConsoleAuth
 from admin_ui.totp import StaffTotp
+from idp.audit.models import AuditRecord
 from idp.platform import Platform
 from idp.staff.directory import Role
 from idp.staff.ldap import LdapConfig
 from idp.staff.local import create_local_staff
+from idp.staff.models import StaffMember
 
 STAFF_PASSWORD = "Staff-Passw0rd-2024"
 
@@ -100,3 +103,16 @@ def make_local_staff(platform: Platform, username: str, roles: list[Role],
                            password=STAFF_PASSWORD, display_name=f"测试{username}",
                            department=department, roles=[r.value for r in roles])
     return username
+
+
+def audit(platform: Platform, action: str) -> list[AuditRecord]:
+    """The audit records of ``action``, oldest first."""
+    with platform.db.session() as db:
+        return list(db.scalars(select(AuditRecord).where(AuditRecord.action == action)
+                               .order_by(AuditRecord.seq)).all())
+
+
+def member_id(platform: Platform, username: str) -> int:
+    with platform.db.session() as session:
+        return int(session.scalars(select(StaffMember.id).where(
+            StaffMember.username == username)).one())

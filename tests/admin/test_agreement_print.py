@@ -15,21 +15,16 @@ from sqlalchemy import select
 from idp.audit.models import AuditRecord
 from idp.platform import Platform
 from idp.staff.directory import Role
-from tests.admin.helpers import STAFF_PASSWORD, make_local_staff, page_sign_in
-from tests.admin.test_counter_api import (  # noqa: F401 - fixtures
-    Counter,
-    _authorities_ok,
-    audit,
-    clerk,
-    settings_overrides,
-    simulator,
-)
+from tests.admin.counter_world import Counter
+from tests.admin.helpers import STAFF_PASSWORD, audit, make_local_staff, page_sign_in
+
+pytestmark = pytest.mark.usefixtures("counter_authorities")
 
 PRINTS = ["/api/v1/admin/counter/persons/{p}/agreement",
           "/api/v1/admin/counter/persons/{p}/agreement.pdf"]
 
 
-def _registered(clerk: Counter) -> int:  # noqa: F811
+def _registered(clerk: Counter) -> int:
     resp = clerk.activate(clerk.verified())
     assert resp.status_code == 201, resp.json
     return int(resp.json["person_id"])
@@ -44,7 +39,7 @@ def _denied(platform: Platform, actor: str) -> list[AuditRecord]:
 
 @pytest.mark.parametrize("path", PRINTS)
 def test_the_clerk_who_handled_the_case_prints_and_it_is_audited(
-        clerk: Counter, platform: Platform, path: str) -> None:  # noqa: F811
+        clerk: Counter, platform: Platform, path: str) -> None:
     person = _registered(clerk)
     resp = clerk.client.get(path.format(p=person), headers=clerk.headers)
     assert resp.status_code == 200
@@ -64,7 +59,7 @@ def test_the_clerk_who_handled_the_case_prints_and_it_is_audited(
 ])
 @pytest.mark.parametrize("path", PRINTS)
 def test_another_clerk_needs_a_reprint_reason(
-        app: Flask, clerk: Counter, platform: Platform, path: str,  # noqa: F811
+        app: Flask, clerk: Counter, platform: Platform, path: str,
         query: str, status: int, problem: str) -> None:
     person = _registered(clerk)
     other = Counter(app.test_client(), platform, "clerk7")
@@ -76,7 +71,7 @@ def test_another_clerk_needs_a_reprint_reason(
 
 @pytest.mark.parametrize("path", PRINTS)
 def test_a_reprint_with_a_reason_is_audited_with_it(
-        app: Flask, clerk: Counter, platform: Platform, path: str) -> None:  # noqa: F811
+        app: Flask, clerk: Counter, platform: Platform, path: str) -> None:
     person = _registered(clerk)
     other = Counter(app.test_client(), platform, "clerk7")
     resp = other.client.get(path.format(p=person) + "?reason=申请人异地补打协议",

@@ -17,18 +17,18 @@ from pypdf import PdfReader
 from sqlalchemy import select
 
 from admin_ui.models import StaffTotpCredential
-from idp.audit.models import AuditRecord
 from idp.oidc import clients
 from idp.platform import Platform
 from idp.realname import agreements
 from idp.staff.directory import Role
-from idp.staff.models import StaffMember
 from tests.admin.helpers import (
     STAFF_PASSWORD,
     api_token,
+    audit,
     csrf,
     enrol_directly,
     make_local_staff,
+    member_id,
     page_sign_in,
 )
 
@@ -43,17 +43,6 @@ def _bearer(client: FlaskClient, platform: Platform, username: str, role: Role) 
     return {"Authorization": f"Bearer {api_token(client, platform, username)}"}
 
 
-def _member(platform: Platform, username: str) -> int:
-    with platform.db.session() as session:
-        return int(session.scalars(select(StaffMember.id).where(
-            StaffMember.username == username)).one())
-
-
-def _audits(platform: Platform, action: str) -> list[AuditRecord]:
-    with platform.db.session() as session:
-        return list(session.scalars(select(AuditRecord).where(AuditRecord.action == action)))
-
-
 # -- staff authenticator reset -----------------------------------------------------------------
 
 def test_admin_resets_a_clerks_authenticator_and_the_clerk_enrols_again(
@@ -62,7 +51,7 @@ def test_admin_resets_a_clerks_authenticator_and_the_clerk_enrols_again(
     admin = _bearer(client, platform, "root1", Role.PLATFORM_ADMIN)
     make_local_staff(platform, "clerk1", [Role.CLERK])
     old = enrol_directly(platform, "clerk1", STAFF_PASSWORD)
-    member = _member(platform, "clerk1")
+    member = member_id(platform, "clerk1")
     clerk = {"Authorization": "Bearer " + client.post("/api/v1/admin/session", json={
         "username": "clerk1", "password": STAFF_PASSWORD, "totp": old.code()}).json["token"]}
     assert client.get("/api/v1/admin/counter/cases", headers=clerk).status_code == 200
@@ -77,7 +66,7 @@ def test_admin_resets_a_clerks_authenticator_and_the_clerk_enrols_again(
     with platform.db.session() as session:
         assert session.scalars(select(StaffTotpCredential).where(
             StaffTotpCredential.staff_member_id == member)).first() is None
-    [record] = _audits(platform, "admin:staff:totp_reset")
+    [record] = audit(platform, "admin:staff:totp_reset")
     assert record.actor == "staff:root1" and record.target == "staff:clerk1"
     assert record.details["had_authenticator"] is True
     # Whoever holds the lost device may be signed in: the clerk's sessions end at once,
@@ -101,13 +90,13 @@ def test_admin_resets_a_clerks_authenticator_and_the_clerk_enrols_again(
 def test_nobody_resets_their_own_authenticator(app: Flask, platform: Platform) -> None:
     client = app.test_client()
     admin = _bearer(client, platform, "root1", Role.PLATFORM_ADMIN)
-    own = _member(platform, "root1")
+    own = member_id(platform, "root1")
     resp = client.post(f"/api/v1/admin/staff/{own}/totp-reset", headers=admin)
     assert resp.status_code == 403 and resp.json["type"] == "urn:idp:problem:own_account"
-    [denied] = [r for r in _audits(platform, "admin:denied")
+    [denied] = [r for r in audit(platform, "admin:denied")
                 if r.details.get("reason") == "own_account"]
     assert denied.target == "staff.reset_totp"
-    [refused] = _audits(platform, "admin:staff:totp_reset")
+    [refused] = audit(platform, "admin:staff:totp_reset")
     assert refused.outcome == "refused" and refused.details["reason"] == "own_account"
 
 
@@ -128,15 +117,15 @@ def test_reset_through_the_console_page(app: Flask, platform: Platform) -> None:
     html = browser.get("/admin/staff").get_data(as_text=True)
     assert 'id="reset-clerk1"' in html and 'id="reset-root1"' not in html  # not one's own
     token = csrf(browser, "/admin/staff")
-    resp = browser.post(f"/admin/staff/{_member(platform, 'clerk1')}/reset-totp",
+    resp = browser.post(f"/admin/staff/{member_id(platform, 'clerk1')}/reset-totp",
                         data={"csrf_token": token})
     assert resp.status_code == 200 and resp.headers["Cache-Control"] == "no-store"
     shown = resp.get_data(as_text=True)
     assert "已重置 clerk1" in shown and 'id="enrolment-code"' in shown
-    own = browser.post(f"/admin/staff/{_member(platform, 'root1')}/reset-totp",
+    own = browser.post(f"/admin/staff/{member_id(platform, 'root1')}/reset-totp",
                        data={"csrf_token": token})
     assert own.status_code == 403 and "不能对本人的账号执行此操作" in own.get_data(as_text=True)
-    no_csrf = browser.post(f"/admin/staff/{_member(platform, 'clerk1')}/reset-totp")
+    no_csrf = browser.post(f"/admin/staff/{member_id(platform, 'clerk1')}/reset-totp")
     assert no_csrf.status_code in (400, 403)
 
 
@@ -162,7 +151,7 @@ def test_a_disabled_system_is_enabled_again(app: Flask, platform: Platform) -> N
     assert client.get(authorize).status_code in (200, 302)  # accepted again
     again = client.post(f"/api/v1/admin/clients/{client_id}/enable", headers=admin)
     assert again.status_code == 200  # idempotent, audited once
-    [record] = _audits(platform, "oidc:client:enable")
+    [record] = audit(platform, "oidc:client:enable")
     assert record.actor == "staff:apps1" and record.target == f"client:{client_id}"
     assert client.post("/api/v1/admin/clients/nope/enable",
                        headers=admin).status_code == 404

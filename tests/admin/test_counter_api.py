@@ -7,108 +7,20 @@ counter system.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from idp.accounts.models import Person
-from idp.audit.models import AuditRecord
 from idp.platform import Platform
 from idp.realname.models import AgreementAcceptance
 from idp.staff.directory import Role
-from tests.admin.helpers import api_token, make_local_staff
-from tests.registration.conftest import simulator  # noqa: F401
-from tests.simulator.server import CLIENT_ID, KEY, Running
-from tests.web.conftest import post as web_post
+from tests.admin.counter_world import CARD, CARDS, PHONE, Counter, persons, web_login
+from tests.admin.helpers import audit
 
-# P04 of the simulator's seeded people; P10 deceased, P11 cancelled (docs/authorities.md).
-CARD: dict[str, Any] = {
-    "name": "刘洋", "sex": "男", "ethnicity": "汉", "birth_date": "1988-06-30",
-    "address": "福建省厦门市思明区湖滨南路 1 号", "id_number": "350203198806300157",
-    "issuing_authority": "厦门市公安局思明分局", "valid_from": "2016-07-01",
-    "valid_until": "长期", "photo": "/9j/4AAQSkZJRgABAQAAAQABAAD/2wBDAA==",
-}
-PHONE = "13800138004"
-CARDS = "/api/v1/admin/counter/card-reads"
-
-
-@pytest.fixture(autouse=True)
-def _authorities_ok(simulator: Running) -> Iterator[None]:  # noqa: F811
-    simulator.sim.modes.set("all", "ok")
-    yield
-    simulator.sim.modes.set("all", "ok")
-
-
-@pytest.fixture
-def settings_overrides(simulator: Running) -> dict[str, Any]:  # noqa: F811
-    return {"authority_url": simulator.url, "authority_client_id": CLIENT_ID,
-            "authority_key": KEY, "authority_read_timeout_ms": 2000}
-
-
-class Counter:
-    """A clerk's token and the calls the agent and the counter system make."""
-
-    def __init__(self, client: FlaskClient, platform: Platform, username: str,
-                 role: Role = Role.CLERK) -> None:
-        self.client = client
-        self.platform = platform
-        self.actor = f"staff:{username}"
-        make_local_staff(platform, username, [role])
-        self.headers = {"Authorization": f"Bearer {api_token(client, platform, username)}"}
-
-    def post(self, path: str, body: Any = None) -> Any:
-        return self.client.post(path, json=body, headers=self.headers)
-
-    def read(self, **change: Any) -> Any:
-        return self.post(CARDS, {**CARD, **change})
-
-    def case(self, **change: Any) -> str:
-        resp = self.read(**change)
-        assert resp.status_code == 201, resp.json
-        return str(resp.json["id"])
-
-    def code(self, phone: str = PHONE) -> str:
-        text = self.platform.sms.messages(phone)[0].text  # type: ignore[attr-defined]
-        return "".join(c for c in text if c.isdigit())[:6]
-
-    def verified(self, phone: str = PHONE, **change: Any) -> str:
-        case = self.case(**change)
-        assert self.post(f"/api/v1/admin/counter/cases/{case}/sms",
-                         {"phone": phone}).status_code == 200
-        resp = self.post(f"/api/v1/admin/counter/cases/{case}/sms-verification",
-                         {"code": self.code(phone)})
-        assert resp.status_code == 200 and resp.json["phone_verified"] is True, resp.json
-        return case
-
-    def activate(self, case: str, signed: Any = True, version: str | None = None) -> Any:
-        return self.post(f"/api/v1/admin/counter/cases/{case}/activation", {
-            "agreement_signed": signed,
-            "agreement_version": version or self.platform.settings.agreement_version})
-
-
-@pytest.fixture
-def clerk(app: Flask, platform: Platform) -> Counter:
-    return Counter(app.test_client(), platform, "clerk1")
-
-
-def web_login(client: FlaskClient, data: dict[str, str]) -> Any:
-    """The citizen login form (with its CSRF token)."""
-    return web_post(client, "/login", data)
-
-
-def audit(platform: Platform, action: str) -> list[AuditRecord]:
-    with platform.db.session() as db:
-        return list(db.scalars(select(AuditRecord).where(AuditRecord.action == action)
-                               .order_by(AuditRecord.seq)).all())
-
-
-def persons(platform: Platform) -> int:
-    with platform.db.session() as db:
-        return int(db.scalar(select(func.count()).select_from(Person)) or 0)
+pytestmark = pytest.mark.usefixtures("counter_authorities")
 
 
 def test_register_from_a_card_read_to_an_account_at_level_3(clerk: Counter, client,
@@ -235,7 +147,7 @@ def test_the_registry_must_match(clerk: Counter, platform: Platform, change: dic
                             headers=clerk.headers).json["cases"] == []
 
 
-def test_registry_down_is_a_clear_503_and_nothing_is_kept(clerk: Counter, simulator) -> None:  # noqa: F811
+def test_registry_down_is_a_clear_503_and_nothing_is_kept(clerk: Counter, simulator) -> None:
     simulator.sim.modes.set("population_registry", "down")
     resp = clerk.read()
     assert resp.status_code == 503 and resp.json["type"] == "urn:idp:problem:registry_unavailable"

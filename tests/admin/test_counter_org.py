@@ -1,7 +1,7 @@
 """Legal-person registration at the counter (R-22): representative in person or an agent.
 
 The bundled authority simulator answers the population and business registries; E01
-(厦门鹭江数字科技有限公司) has 刘洋 (the card of tests/admin/test_counter_api.py) as its
+(厦门鹭江数字科技有限公司) has 刘洋 (the card of tests/admin/counter_world.py) as its
 representative, and 张伟 (P01) is a seeded person who acts as the agent.
 """
 
@@ -18,19 +18,10 @@ from admin_ui.models import CounterDocumentScan
 from idp.accounts.models import Person
 from idp.orgs.models import LegalPerson
 from idp.platform import Platform
-from idp.staff.directory import Role
-from tests.admin.helpers import STAFF_PASSWORD, csrf, make_local_staff, page_sign_in
-from tests.admin.test_counter_api import (  # noqa: F401 - fixtures
-    CARD,
-    PHONE,
-    Counter,
-    _authorities_ok,
-    audit,
-    clerk,
-    simulator,
-    web_login,
-)
-from tests.simulator.server import CLIENT_ID, KEY, Running
+from tests.admin.counter_world import CARD, PHONE, Counter, typed_in_case, web_login
+from tests.admin.helpers import audit
+
+pytestmark = pytest.mark.usefixtures("counter_authorities")
 
 E01 = {"credit_code": "91350200MA2XK7L02E", "name": "厦门鹭江数字科技有限公司",
        "kind": "enterprise"}
@@ -47,10 +38,9 @@ MAX_SCAN = 4096
 
 
 @pytest.fixture
-def settings_overrides(simulator: Running) -> dict[str, Any]:  # noqa: F811
-    return {"authority_url": simulator.url, "authority_client_id": CLIENT_ID,
-            "authority_key": KEY, "authority_read_timeout_ms": 2000,
-            "licence_image_max_bytes": MAX_SCAN}
+def settings_overrides(settings_overrides: dict[str, Any]) -> dict[str, Any]:
+    """The counter's settings (conftest), with a small scan limit."""
+    return {**settings_overrides, "licence_image_max_bytes": MAX_SCAN}
 
 
 def b64(data: bytes) -> str:
@@ -80,7 +70,7 @@ def orgs(platform: Platform) -> int:
         return int(db.scalar(select(func.count()).select_from(LegalPerson)) or 0)
 
 
-def test_representative_in_person_opens_both_accounts(clerk: Counter, client,  # noqa: F811
+def test_representative_in_person_opens_both_accounts(clerk: Counter, client,
                                                       platform: Platform) -> None:
     resp = register(clerk, clerk.verified(), body())
     assert resp.status_code == 201, resp.json
@@ -107,7 +97,7 @@ def test_representative_in_person_opens_both_accounts(clerk: Counter, client,  #
 
 
 def test_an_agent_opens_it_for_an_existing_representative(
-        clerk: Counter, make_citizen, platform: Platform) -> None:  # noqa: F811
+        clerk: Counter, make_citizen, platform: Platform) -> None:
     citizen = make_citizen(id_number=CARD["id_number"], name="刘洋", phone=PHONE,
                            realname_level=2)
     resp = register(clerk, clerk.case(), body("agent"))
@@ -155,7 +145,7 @@ def _set_status(platform: Platform, person_id: int, status: str) -> None:
     ("representative", 2, "banned", False, (409, "account_banned", 2, False)),
 ])
 def test_who_holds_the_representatives_account_per_route(
-        clerk: Counter, make_citizen, platform: Platform, route: str,  # noqa: F811
+        clerk: Counter, make_citizen, platform: Platform, route: str,
         level: int | None, status: str | None, verified: bool,
         expect: tuple[int, str | None, int | None, bool]) -> None:
     code, problem, level_after, created = expect
@@ -196,13 +186,8 @@ def test_the_page_says_why_an_agent_cannot_open_it(app: Flask, platform: Platfor
                                                    language: str, words: str) -> None:
     import io
 
-    make_local_staff(platform, "clerk3", [Role.CLERK])
     browser = app.test_client()
-    page_sign_in(browser, "clerk3", STAFF_PASSWORD)
-    token = csrf(browser, "/admin/counter")
-    form = {k: v for k, v in CARD.items() if k != "photo"}
-    case_page = browser.post("/admin/counter/card", data={
-        **form, "id_type": "resident_id", "csrf_token": token}).headers["Location"]
+    token, case_page = typed_in_case(browser, platform, "clerk3")
     resp = browser.post(f"{case_page}/org", content_type="multipart/form-data",
                         headers={"Accept-Language": language}, data={
         **E01, "route": "agent", **AGENT, "csrf_token": token, "documents": list(
@@ -243,7 +228,7 @@ def test_the_page_says_why_an_agent_cannot_open_it(app: Flask, platform: Platfor
     ({"agreement_signed": False}, "representative", {"agreement_signed"}),
     ({"agreement_version": "1999-01"}, "representative", {"agreement_version"}),
 ])
-def test_bad_input_is_422_with_every_field(clerk: Counter, platform: Platform,  # noqa: F811
+def test_bad_input_is_422_with_every_field(clerk: Counter, platform: Platform,
                                            change: dict[str, Any], route: str,
                                            errors: set[str]) -> None:
     case = clerk.verified()
@@ -254,7 +239,7 @@ def test_bad_input_is_422_with_every_field(clerk: Counter, platform: Platform,  
     assert orgs(platform) == 0 and audit(platform, "org:verify") == []
 
 
-def test_a_wrong_check_character_is_named(clerk: Counter) -> None:  # noqa: F811
+def test_a_wrong_check_character_is_named(clerk: Counter) -> None:
     resp = register(clerk, clerk.verified(), body(credit_code="91350200MA2XK7L02F"))
     [problem] = resp.json["errors"]
     assert problem["field"] == "credit_code" and problem["code"] not in ("missing", "type")
@@ -274,7 +259,7 @@ def test_a_wrong_check_character_is_named(clerk: Counter) -> None:  # noqa: F811
     ({"agent_name": "刘洋", "agent_id_number": CARD["id_number"]}, "agent", 422,
      "agent_is_representative"),
 ])
-def test_registry_mismatches_open_nothing(clerk: Counter, platform: Platform,  # noqa: F811
+def test_registry_mismatches_open_nothing(clerk: Counter, platform: Platform,
                                           make_citizen, change: dict[str, Any], route: str,
                                           status: int, problem: str) -> None:
     if route == "agent":  # the agent route needs the representative's own account
@@ -289,14 +274,14 @@ def test_registry_mismatches_open_nothing(clerk: Counter, platform: Platform,  #
     assert register(clerk, case, body()).status_code == 201  # the case is kept: fix, retry
 
 
-def test_a_new_representative_needs_a_verified_phone(clerk: Counter,  # noqa: F811
+def test_a_new_representative_needs_a_verified_phone(clerk: Counter,
                                                      platform: Platform) -> None:
     resp = register(clerk, clerk.case(), body())
     assert resp.status_code == 409 and resp.json["type"] == "urn:idp:problem:phone_not_verified"
     assert orgs(platform) == 0
 
 
-def test_a_code_opened_before_is_409(clerk: Counter, make_citizen,  # noqa: F811
+def test_a_code_opened_before_is_409(clerk: Counter, make_citizen,
                                      platform: Platform) -> None:
     make_citizen(id_number=CARD["id_number"], name="刘洋", phone=PHONE)
     assert register(clerk, clerk.case(), body()).status_code == 201
@@ -305,7 +290,7 @@ def test_a_code_opened_before_is_409(clerk: Counter, make_citizen,  # noqa: F811
     assert orgs(platform) == 1
 
 
-def test_not_json_and_unknown_case(clerk: Counter) -> None:  # noqa: F811
+def test_not_json_and_unknown_case(clerk: Counter) -> None:
     path = f"/api/v1/admin/counter/cases/{clerk.case()}/org-registration"
     assert clerk.client.post(path, data="x", headers=clerk.headers).status_code == 400
     resp = register(clerk, "z" * 24, body())
@@ -316,13 +301,8 @@ def test_the_console_form(app: Flask, platform: Platform, make_citizen) -> None:
     import io
 
     make_citizen(id_number=CARD["id_number"], name="刘洋", phone=PHONE)
-    make_local_staff(platform, "clerk2", [Role.CLERK])
     browser = app.test_client()
-    page_sign_in(browser, "clerk2", STAFF_PASSWORD)
-    token = csrf(browser, "/admin/counter")
-    form = {k: v for k, v in CARD.items() if k != "photo"}
-    case_page = browser.post("/admin/counter/card", data={
-        **form, "id_type": "resident_id", "csrf_token": token}).headers["Location"]
+    token, case_page = typed_in_case(browser, platform, "clerk2")
     assert 'id="org-open"' in browser.get(case_page).get_data(as_text=True)
     page = f"{case_page}/org"
     assert 'id="org-form"' in browser.get(page).get_data(as_text=True)

@@ -4,7 +4,6 @@ the print views (R-11, R-40, R-50)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -15,25 +14,12 @@ from sqlalchemy import select
 from idp.accounts.models import Person
 from idp.platform import Platform
 from idp.staff.directory import Role
+from tests.admin.counter_world import CARD, PHONE
 from tests.admin.helpers import STAFF_PASSWORD, csrf, make_local_staff, page_sign_in
-from tests.admin.test_counter_api import CARD, PHONE
-from tests.registration.conftest import simulator  # noqa: F401
-from tests.simulator.server import CLIENT_ID, KEY, Running
+
+pytestmark = pytest.mark.usefixtures("counter_authorities")
 
 MANUAL = {k: v for k, v in CARD.items() if k != "photo"}
-
-
-@pytest.fixture(autouse=True)
-def _authorities_ok(simulator: Running) -> Iterator[None]:  # noqa: F811
-    simulator.sim.modes.set("all", "ok")
-    yield
-    simulator.sim.modes.set("all", "ok")
-
-
-@pytest.fixture
-def settings_overrides(simulator: Running) -> dict[str, Any]:  # noqa: F811
-    return {"authority_url": simulator.url, "authority_client_id": CLIENT_ID,
-            "authority_key": KEY, "authority_read_timeout_ms": 2000}
 
 
 @pytest.fixture
@@ -113,7 +99,7 @@ def test_bad_manual_entry_names_the_field(clerk: FlaskClient) -> None:
     assert 'id="e-id_number"' in html
 
 
-def test_registry_refusal_is_shown(clerk: FlaskClient, simulator) -> None:  # noqa: F811
+def test_registry_refusal_is_shown(clerk: FlaskClient, simulator) -> None:
     resp = form(clerk, "/admin/counter/card", {**MANUAL, "name": "张伟"})
     assert resp.status_code == 422 and "核验不一致" in resp.get_data(as_text=True)
     simulator.sim.modes.set("population_registry", "down")

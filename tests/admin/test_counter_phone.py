@@ -15,17 +15,10 @@ from idp.accounts.models import Person
 from idp.accounts.service import Accounts
 from idp.platform import Platform
 from idp.staff.directory import Role
-from tests.admin.helpers import STAFF_PASSWORD, csrf, make_local_staff, page_sign_in
-from tests.admin.test_counter_api import (  # noqa: F401 - fixtures
-    CARD,
-    Counter,
-    _authorities_ok,
-    audit,
-    clerk,
-    settings_overrides,
-    simulator,
-    web_login,
-)
+from tests.admin.counter_world import CARD, Counter, typed_in_case, web_login
+from tests.admin.helpers import STAFF_PASSWORD, audit, csrf, make_local_staff, page_sign_in
+
+pytestmark = pytest.mark.usefixtures("counter_authorities")
 
 OLD = "13800138004"
 NEW = "13900139004"
@@ -43,7 +36,7 @@ def _phone(platform: Platform, person_id: int) -> str | None:
 
 
 def test_lost_phone_is_replaced_sessions_end_and_history_records_it(
-        clerk: Counter, make_citizen, client, platform: Platform) -> None:  # noqa: F811
+        clerk: Counter, make_citizen, client, platform: Platform) -> None:
     citizen = _holder(make_citizen)
     assert web_login(client, {"identifier": citizen.id_number,
                               "password": citizen.password}).status_code == 302
@@ -90,7 +83,7 @@ def _sent_not_verified(c: Counter) -> str:
     (lambda c: c.verified(NEW), False, 409, "no_account"),
     (lambda c: c.verified(OLD), True, 409, "same_phone"),
 ])
-def test_refusals_change_nothing(clerk: Counter, make_citizen, platform: Platform,  # noqa: F811
+def test_refusals_change_nothing(clerk: Counter, make_citizen, platform: Platform,
                                  prepare, holder: bool, status: int, problem: str) -> None:
     citizen = _holder(make_citizen) if holder else None
     case = prepare(clerk)
@@ -101,7 +94,7 @@ def test_refusals_change_nothing(clerk: Counter, make_citizen, platform: Platfor
     assert audit(platform, "admin:counter:phone_change") == []
 
 
-def test_a_number_bound_to_someone_else_is_refused(clerk: Counter,  # noqa: F811
+def test_a_number_bound_to_someone_else_is_refused(clerk: Counter,
                                                    make_citizen) -> None:
     _holder(make_citizen)
     make_citizen(id_number="110105194912310029", phone=NEW)
@@ -109,7 +102,7 @@ def test_a_number_bound_to_someone_else_is_refused(clerk: Counter,  # noqa: F811
     assert resp.status_code == 409 and resp.json["type"] == "urn:idp:problem:phone_taken"
 
 
-def test_a_banned_account_keeps_its_phone(clerk: Counter, make_citizen,  # noqa: F811
+def test_a_banned_account_keeps_its_phone(clerk: Counter, make_citizen,
                                           platform: Platform) -> None:
     citizen = _holder(make_citizen)
     with platform.db.session() as db:
@@ -122,15 +115,8 @@ def test_a_banned_account_keeps_its_phone(clerk: Counter, make_citizen,  # noqa:
 def test_phone_change_through_the_console(app: Flask, platform: Platform,
                                           make_citizen) -> None:
     citizen = _holder(make_citizen)
-    make_local_staff(platform, "clerk2", [Role.CLERK])
     browser = app.test_client()
-    page_sign_in(browser, "clerk2", STAFF_PASSWORD)
-    token = csrf(browser, "/admin/counter")
-    form = {k: v for k, v in CARD.items() if k != "photo"}
-    resp = browser.post("/admin/counter/card", data={**form, "id_type": "resident_id",
-                                                      "csrf_token": token})
-    assert resp.status_code == 302, resp.get_data(as_text=True)[:300]
-    case_page = resp.headers["Location"]
+    token, case_page = typed_in_case(browser, platform, "clerk2")
     html = browser.get(case_page).get_data(as_text=True)
     assert 'id="change-phone"' in html and "disabled" in html.split('id="change-phone"')[1][:40]
     browser.post(f"{case_page}/sms", data={"phone": NEW, "csrf_token": token})

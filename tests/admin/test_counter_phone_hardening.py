@@ -18,19 +18,12 @@ from idp.accounts.sms_codes import SmsCodes
 from idp.platform import Platform
 from idp.staff.directory import Role
 from idp.staff.models import StaffMember
-from tests.admin.helpers import api_token, make_local_staff
-from tests.admin.test_counter_api import (  # noqa: F401 - fixtures
-    CARD,
-    Counter,
-    _authorities_ok,
-    audit,
-    clerk,
-    settings_overrides,
-    simulator,
-    web_login,
-)
+from tests.admin.counter_world import CARD, Counter, web_login
+from tests.admin.helpers import api_token, audit, make_local_staff
 from tests.admin.test_counter_phone import NEW, OLD, _holder, _phone
 from tests.web.conftest import post as web_post
+
+pytestmark = pytest.mark.usefixtures("counter_authorities")
 
 APPROVALS = "/api/v1/admin/counter/phone-approvals"
 
@@ -56,7 +49,7 @@ def _staff(app: Flask, platform: Platform, name: str, role: Role,
     return {"Authorization": f"Bearer {api_token(client, platform, name)}"}
 
 
-def _held(clerk: Counter) -> str:  # noqa: F811
+def _held(clerk: Counter) -> str:
     resp = clerk.post(f"/api/v1/admin/counter/cases/{_manual_case(clerk)}/phone-change")
     assert resp.status_code == 202, resp.json
     assert resp.json["status"] == "pending_approval"
@@ -66,7 +59,7 @@ def _held(clerk: Counter) -> str:  # noqa: F811
 
 
 def test_reader_case_changes_at_once_manual_case_waits_for_a_colleague(
-        app: Flask, clerk: Counter, make_citizen, platform: Platform) -> None:  # noqa: F811
+        app: Flask, clerk: Counter, make_citizen, platform: Platform) -> None:
     citizen = _holder(make_citizen)
     rid = _held(clerk)
     assert _phone(platform, citizen.person_id) == OLD and platform.sms.messages(OLD) == []
@@ -94,7 +87,7 @@ def test_reader_case_changes_at_once_manual_case_waits_for_a_colleague(
     ("auditor", 403, "forbidden"),
 ])
 def test_refused_sign_offs_change_nothing_and_are_audited(
-        app: Flask, clerk: Counter, make_citizen, platform: Platform,  # noqa: F811
+        app: Flask, clerk: Counter, make_citizen, platform: Platform,
         who: str, status: int, problem: str) -> None:
     citizen = _holder(make_citizen)
     rid = _held(clerk)
@@ -145,14 +138,14 @@ def _api_recovery(client, platform: Platform, phone: str) -> Any:  # type: ignor
         "ticket": started.json["ticket"], "code": code, "new_password": "N3w-Passw0rd!x"})
 
 
-def _changed_at_counter(clerk: Counter, make_citizen) -> Any:  # type: ignore[no-untyped-def]  # noqa: F811
+def _changed_at_counter(clerk: Counter, make_citizen) -> Any:  # type: ignore[no-untyped-def]
     citizen = _holder(make_citizen)
     case = clerk.verified(NEW)
     assert clerk.post(f"/api/v1/admin/counter/cases/{case}/phone-change").status_code == 200
     return citizen
 
 
-def test_sms_login_is_closed_while_cooling_off(app: Flask, clerk: Counter,  # noqa: F811
+def test_sms_login_is_closed_while_cooling_off(app: Flask, clerk: Counter,
                                                make_citizen, platform: Platform) -> None:
     citizen = _changed_at_counter(clerk, make_citizen)
     resp = _sms_login(app.test_client(), platform, NEW)
@@ -166,7 +159,7 @@ def test_sms_login_is_closed_while_cooling_off(app: Flask, clerk: Counter,  # no
                                          "password": citizen.password}).status_code == 302
 
 
-def test_sms_recovery_is_closed_while_cooling_off(app: Flask, clerk: Counter,  # noqa: F811
+def test_sms_recovery_is_closed_while_cooling_off(app: Flask, clerk: Counter,
                                                   make_citizen, platform: Platform) -> None:
     citizen = _changed_at_counter(clerk, make_citizen)
     resp = _api_recovery(app.test_client(), platform, NEW)
@@ -180,11 +173,11 @@ def test_sms_recovery_is_closed_while_cooling_off(app: Flask, clerk: Counter,  #
 
 class TestAfterTheCoolingOff:
     @pytest.fixture
-    def settings_overrides(self, settings_overrides: dict[str, Any]  # noqa: F811
+    def settings_overrides(self, settings_overrides: dict[str, Any]
                            ) -> dict[str, Any]:
         return {**settings_overrides, "counter_phone_cooloff_seconds": 0}
 
-    def test_sms_login_and_recovery_work_again(self, app: Flask, clerk: Counter,  # noqa: F811
+    def test_sms_login_and_recovery_work_again(self, app: Flask, clerk: Counter,
                                                make_citizen, platform: Platform) -> None:
         _changed_at_counter(clerk, make_citizen)
         assert _sms_login(app.test_client(), platform, NEW).status_code == 302

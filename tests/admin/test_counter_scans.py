@@ -18,16 +18,8 @@ from admin_ui.models import CounterDocumentScan
 from idp.audit.models import AuditRecord
 from idp.platform import Platform
 from idp.staff.directory import Role
-from tests.admin.helpers import STAFF_PASSWORD, api_token, make_local_staff, page_sign_in
-from tests.admin.test_counter_api import (  # noqa: F401 - fixtures
-    CARD,
-    PHONE,
-    Counter,
-    _authorities_ok,
-    audit,
-    clerk,
-    simulator,
-)
+from tests.admin.counter_world import CARD, PHONE, Counter, typed_in_case
+from tests.admin.helpers import STAFF_PASSWORD, api_token, audit, make_local_staff, page_sign_in
 from tests.admin.test_counter_org import (  # noqa: F401 - fixtures
     E01,
     JPEG,
@@ -38,12 +30,14 @@ from tests.admin.test_counter_org import (  # noqa: F401 - fixtures
     settings_overrides,
 )
 
+pytestmark = pytest.mark.usefixtures("counter_authorities")
+
 TYPES = {"business_licence": "image/jpeg", "power_of_attorney": "application/pdf"}
 DATA = {"business_licence": JPEG, "power_of_attorney": PDF}
 
 
 @pytest.fixture
-def scans(clerk: Counter, make_citizen) -> dict[str, int]:  # noqa: F811
+def scans(clerk: Counter, make_citizen) -> dict[str, int]:
     """An agent-route registration by clerk1: kind → scan id."""
     make_citizen(id_number=CARD["id_number"], name="刘洋", phone=PHONE)
     resp = register(clerk, clerk.case(), body("agent", scans={
@@ -78,7 +72,7 @@ def _views(platform: Platform, actor: str) -> list[AuditRecord]:
 ])
 @pytest.mark.parametrize("who", ["registering_clerk", "auditor"])
 def test_the_scan_is_served_as_itself_never_as_a_page(
-        app: Flask, platform: Platform, clerk: Counter, scans: dict[str, int],  # noqa: F811
+        app: Flask, platform: Platform, clerk: Counter, scans: dict[str, int],
         kind: str, disposition: str, who: str) -> None:
     if who == "auditor":
         client, headers = _staff_client(app, platform, "auditor1", Role.AUDITOR)
@@ -172,17 +166,11 @@ def test_the_slip_after_registration_links_the_scans(app: Flask, platform: Platf
                                                      make_citizen) -> None:
     import io
 
-    from tests.admin.helpers import csrf
     from tests.admin.test_counter_org import AGENT
 
     make_citizen(id_number=CARD["id_number"], name="刘洋", phone=PHONE)
-    make_local_staff(platform, "clerk5", [Role.CLERK])
     browser = app.test_client()
-    page_sign_in(browser, "clerk5", STAFF_PASSWORD)
-    token = csrf(browser, "/admin/counter")
-    card = {k: v for k, v in CARD.items() if k != "photo"}
-    case = browser.post("/admin/counter/card", data={
-        **card, "id_type": "resident_id", "csrf_token": token}).headers["Location"]
+    token, case = typed_in_case(browser, platform, "clerk5")
     data: dict[str, Any] = {
         **E01, "route": "agent", **AGENT, "csrf_token": token, "signed": "yes",
         "documents": ["representative_id_card", "business_licence", "agent_id_card",

@@ -17,18 +17,10 @@ from flask.testing import FlaskClient
 
 from admin_ui.counter_org import DOCUMENTS, upload_limit
 from idp.platform import Platform
-from idp.staff.directory import Role
-from tests.admin.helpers import STAFF_PASSWORD, csrf, make_local_staff, page_sign_in
-from tests.admin.test_counter_api import (  # noqa: F401 - fixtures
-    CARD,
-    PHONE,
-    Counter,
-    _authorities_ok,
-    clerk,
-    settings_overrides,
-    simulator,
-)
+from tests.admin.counter_world import CARD, PHONE, Counter, typed_in_case
 from tests.admin.test_counter_org import AGENT, E01, b64, orgs, register
+
+pytestmark = pytest.mark.usefixtures("counter_authorities")
 
 MIB = 1024 * 1024
 FULL = 2 * MIB  # the default licence_image_max_bytes
@@ -49,7 +41,7 @@ def test_the_default_scan_limit_is_what_the_routes_take(platform: Platform) -> N
     assert upload_limit(FULL, base64_body=False) >= len(DOCUMENTS) * FULL
 
 
-def test_full_size_scans_fit_through_the_api(clerk: Counter, make_citizen,  # noqa: F811
+def test_full_size_scans_fit_through_the_api(clerk: Counter, make_citizen,
                                              platform: Platform) -> None:
     make_citizen(id_number=CARD["id_number"], name="刘洋", phone=PHONE)
     resp = register(clerk, clerk.case(), {
@@ -61,12 +53,7 @@ def test_full_size_scans_fit_through_the_api(clerk: Counter, make_citizen,  # no
 
 
 def _case_page(browser: FlaskClient, platform: Platform) -> tuple[str, str]:
-    make_local_staff(platform, "clerk9", [Role.CLERK])
-    page_sign_in(browser, "clerk9", STAFF_PASSWORD)
-    token = csrf(browser, "/admin/counter")
-    card = {k: v for k, v in CARD.items() if k != "photo"}
-    case = browser.post("/admin/counter/card", data={
-        **card, "id_type": "resident_id", "csrf_token": token}).headers["Location"]
+    token, case = typed_in_case(browser, platform, "clerk9")
     return f"{case}/org", token
 
 
@@ -96,7 +83,7 @@ WERKZEUG_WORDS = ("Request Entity Too Large", "exceeds the capacity limit")
     ("/api/v1/admin/counter/card-reads", MIB + 1),  # ordinary API calls keep 1 MiB
     ("/api/v1/admin/session", 2 * MIB),
 ])
-def test_an_oversized_api_request_is_a_problem(clerk: Counter, platform: Platform,  # noqa: F811
+def test_an_oversized_api_request_is_a_problem(clerk: Counter, platform: Platform,
                                                path: str, size: int) -> None:
     case = clerk.case()
     body = b'{"scans": {"business_licence": "' + b"A" * size + b'"}}'

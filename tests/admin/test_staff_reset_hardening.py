@@ -17,35 +17,23 @@ from flask.testing import FlaskClient
 from sqlalchemy import select, update
 
 from admin_ui.models import StaffTotpReset
-from idp.audit.models import AuditRecord
 from idp.platform import Platform
 from idp.staff.directory import Role
-from idp.staff.models import StaffMember
 from tests.admin.helpers import (
     STAFF_PASSWORD,
     Authenticator,
     api_token,
+    audit,
     csrf,
     enrol_directly,
     make_local_staff,
+    member_id,
 )
 
 
 @pytest.fixture
 def settings_overrides() -> dict[str, Any]:
     return {}  # the embedded local staff directory
-
-
-def _member(platform: Platform, username: str) -> int:
-    with platform.db.session() as session:
-        return int(session.scalars(select(StaffMember.id).where(
-            StaffMember.username == username)).one())
-
-
-def _audits(platform: Platform, action: str) -> list[AuditRecord]:
-    with platform.db.session() as session:
-        return list(session.scalars(select(AuditRecord).where(AuditRecord.action == action)
-                                    .order_by(AuditRecord.seq)))
 
 
 def _reset(app: Flask, platform: Platform, target: str = "clerk1") -> str:
@@ -55,7 +43,7 @@ def _reset(app: Flask, platform: Platform, target: str = "clerk1") -> str:
     admin = {"Authorization": f"Bearer {api_token(client, platform, 'root1')}"}
     make_local_staff(platform, target, [Role.CLERK])
     enrol_directly(platform, target, STAFF_PASSWORD)
-    resp = client.post(f"/api/v1/admin/staff/{_member(platform, target)}/totp-reset",
+    resp = client.post(f"/api/v1/admin/staff/{member_id(platform, target)}/totp-reset",
                        headers=admin)
     assert resp.status_code == 200, resp.json
     return str(resp.json["enrolment_code"])
@@ -91,7 +79,7 @@ def test_the_stolen_password_alone_cannot_enrol(app: Flask, platform: Platform) 
     done = browser.post("/admin/totp", data={"code": device.code(), "csrf_token": token})
     assert done.status_code == 302 and browser.get("/admin/").status_code == 200
     outcomes = [(r.outcome, r.details.get("reason")) for r in
-                _audits(platform, "staff:totp:enrol_code")]
+                audit(platform, "staff:totp:enrol_code")]
     assert outcomes == [("failure", "wrong"), ("success", None)]
     with platform.db.session() as session:  # the code is spent
         assert session.scalars(select(StaffTotpReset)).first() is None
@@ -119,7 +107,7 @@ def test_an_expired_code_is_refused(app: Flask, platform: Platform) -> None:
     token = _password(browser)
     resp = browser.post("/admin/totp", data={"code": code, "csrf_token": token})
     assert resp.status_code == 401 and "启用码已过期" in resp.get_data(as_text=True)
-    [failed] = _audits(platform, "staff:totp:enrol_code")
+    [failed] = audit(platform, "staff:totp:enrol_code")
     assert failed.details["reason"] == "expired"
 
 
@@ -148,11 +136,11 @@ def test_refused_resets_are_audited(app: Flask, platform: Platform, target: str,
     if roles is not None:
         make_local_staff(platform, target, roles)
         enrol_directly(platform, target, STAFF_PASSWORD)
-    member = {"self": _member(platform, "root1"), "ghost": 999999}.get(target) or \
-        _member(platform, target)
+    member = {"self": member_id(platform, "root1"), "ghost": 999999}.get(target) or \
+        member_id(platform, target)
     resp = client.post(f"/api/v1/admin/staff/{member}/totp-reset", headers=admin)
     assert resp.status_code == status and resp.json["type"] == f"urn:idp:problem:{problem}"
-    [refused] = _audits(platform, "admin:staff:totp_reset")
+    [refused] = audit(platform, "admin:staff:totp_reset")
     assert refused.outcome == "refused" and refused.actor == "staff:root1"
     assert refused.details == {"member_id": member, "reason": problem}
     with platform.db.session() as session:
@@ -168,8 +156,8 @@ def test_the_console_hides_the_reset_of_administrators(app: Flask, platform: Pla
     browser = app.test_client()
     page_sign_in(browser, "root1", STAFF_PASSWORD)
     assert 'id="reset-root2"' not in browser.get("/admin/staff").get_data(as_text=True)
-    resp = browser.post(f"/admin/staff/{_member(platform, 'root2')}/reset-totp",
+    resp = browser.post(f"/admin/staff/{member_id(platform, 'root2')}/reset-totp",
                         data={"csrf_token": csrf(browser, "/admin/staff")})
     assert resp.status_code == 403
-    assert [r.details["reason"] for r in _audits(platform, "admin:staff:totp_reset")] == \
+    assert [r.details["reason"] for r in audit(platform, "admin:staff:totp_reset")] == \
         ["target_is_admin"]

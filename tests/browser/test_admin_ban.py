@@ -29,7 +29,8 @@ from idp.platform import Platform
 from idp.serve import free_port
 from idp.staff.directory import Role
 from tests.admin.bans_helpers import prepare_banned
-from tests.admin.helpers import STAFF_PASSWORD, Authenticator, make_local_staff
+from tests.admin.helpers import make_local_staff
+from tests.browser.conftest import desk, staff_first_sign_in
 from tests.browser.screenshots import shot
 
 IDP_PORT = free_port()
@@ -88,24 +89,10 @@ class Console:
     page: Page
 
 
-def _context(chromium: Browser, width: int = 1366, height: int = 768) -> BrowserContext:
-    context = chromium.new_context(locale="zh-CN", viewport={"width": width, "height": height})
-    context.set_default_timeout(15_000)
-    return context
-
-
 def _staff_signs_in(chromium: Browser, server: str, username: str) -> Console:
-    context = _context(chromium)
+    context = desk(chromium)
     page = context.new_page()
-    page.goto(f"{server}/admin/accounts")
-    expect(page.locator("h1")).to_have_text("工作人员登录")
-    page.fill("#username", username)
-    page.fill("#password", STAFF_PASSWORD)
-    page.keyboard.press("Enter")
-    expect(page.locator("h1")).to_have_text("绑定动态验证码")
-    page.fill("#code", Authenticator(page.locator("#totp-secret").inner_text()).code())
-    page.keyboard.press("Enter")
-    expect(page.locator("h1")).to_have_text("账号封禁管理")
+    staff_first_sign_in(page, f"{server}/admin/accounts", username, "账号封禁管理")
     return Console(context, page)
 
 
@@ -126,7 +113,7 @@ def test_ban_ends_the_department_system_session(chromium: Browser, server: str,
                                                 make_citizen) -> None:  # type: ignore[no-untyped-def]
     citizen = make_citizen()
     make_local_staff(platform, "wang.manager", [Role.MANAGER], department="市政务服务中心")
-    person_browser = _context(chromium, 390, 844)
+    person_browser = desk(chromium, 390, 844)
     staff = None
     try:
         # The citizen signs in to the department system through the platform.

@@ -13,25 +13,16 @@ from playwright.sync_api import Browser, Page, expect
 
 from idp.platform import Platform
 from idp.staff.directory import Role
-from tests.admin.helpers import STAFF_PASSWORD, Authenticator, make_local_staff
+from tests.admin.helpers import make_local_staff
+from tests.browser.conftest import desk, staff_first_sign_in
 from tests.browser.screenshots import shot
 from tests.browser.test_counter_registration import server  # noqa: F401
 
 
 def _sign_in(page: Page, server: str, username: str,  # noqa: F811
              enrolment_code: str = "") -> None:
-    page.goto(f"{server}/admin/")
-    page.fill("#username", username)
-    page.fill("#password", STAFF_PASSWORD)
-    page.keyboard.press("Enter")
-    if enrolment_code:  # after a reset: the one-time code from the administrator first
-        expect(page.locator("h1")).to_have_text("输入启用码")
-        page.fill("#code", enrolment_code)
-        page.keyboard.press("Enter")
-    expect(page.locator("h1")).to_have_text("绑定动态验证码")
-    page.fill("#code", Authenticator(page.locator("#totp-secret").inner_text()).code())
-    page.keyboard.press("Enter")
-    expect(page.locator("h1")).to_have_text("工作台")
+    """To the console home; ``enrolment_code``: the administrator's, after a reset."""
+    staff_first_sign_in(page, f"{server}/admin/", username, "工作台", enrolment_code)
 
 
 def test_a_platform_administrator_resets_a_clerks_authenticator(
@@ -39,8 +30,7 @@ def test_a_platform_administrator_resets_a_clerks_authenticator(
     make_local_staff(platform, "clerk-chen", [Role.CLERK], department="思明区行政服务中心")
     make_local_staff(platform, "audit-sun", [Role.AUDITOR], department="市数据管理局")
     make_local_staff(platform, "admin-zhou", [Role.PLATFORM_ADMIN], department="市数据管理局")
-    context = chromium.new_context(locale="zh-CN", viewport={"width": 1366, "height": 768})
-    context.set_default_timeout(15_000)
+    context = desk(chromium)
     try:
         for who in ("clerk-chen", "audit-sun"):  # they have signed in once, with TOTP
             other = context.browser.new_context(locale="zh-CN")  # type: ignore[union-attr]

@@ -24,9 +24,10 @@ from admin_ui.models import CounterDocumentScan
 from idp.orgs.models import LegalPerson
 from idp.platform import Platform
 from idp.staff.directory import Role
-from tests.admin.helpers import STAFF_PASSWORD, Authenticator, make_local_staff
-from tests.admin.test_counter_api import CARD, PHONE
+from tests.admin.counter_world import CARD, PHONE
+from tests.admin.helpers import STAFF_PASSWORD, make_local_staff
 from tests.admin.test_counter_org import AGENT, E01, JPEG, PDF
+from tests.browser.conftest import desk, staff_first_sign_in
 from tests.browser.screenshots import shot
 from tests.browser.test_counter_registration import server  # noqa: F401
 from tests.registration.conftest import simulator  # noqa: F401
@@ -61,18 +62,10 @@ def test_an_agent_opens_a_legal_person_account_at_the_counter(
     licence, poa = tmp_path / "licence.jpg", tmp_path / "poa.pdf"
     licence.write_bytes(JPEG)
     poa.write_bytes(PDF)
-    desk = chromium.new_context(locale="zh-CN", viewport={"width": 1366, "height": 768})
-    desk.set_default_timeout(15_000)
-    page = desk.new_page()
+    hall = desk(chromium)
+    page = hall.new_page()
     try:
-        page.goto(f"{server}/admin/counter")
-        page.fill("#username", clerk)
-        page.fill("#password", STAFF_PASSWORD)
-        page.keyboard.press("Enter")
-        device = Authenticator(page.locator("#totp-secret").inner_text())
-        page.fill("#code", device.code())
-        page.keyboard.press("Enter")
-        expect(page.locator("h1")).to_have_text("窗口业务")
+        device = staff_first_sign_in(page, f"{server}/admin/counter", clerk, "窗口业务")
 
         token = requests.post(f"{server}/api/v1/admin/session", timeout=10, json={
             "username": clerk, "password": STAFF_PASSWORD, "totp": device.code()}
@@ -122,7 +115,7 @@ def test_an_agent_opens_a_legal_person_account_at_the_counter(
         expect(page.locator("#org-scans a")).to_have_count(2)  # the stored scans, for the clerk
         shot(page, "counter-org-done")
     finally:
-        desk.close()
+        hall.close()
 
     with platform.db.session() as db:
         org = db.scalars(select(LegalPerson)).one()

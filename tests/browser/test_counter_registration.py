@@ -22,8 +22,9 @@ from werkzeug.serving import make_server
 
 from idp.platform import Platform
 from idp.staff.directory import Role
-from tests.admin.helpers import STAFF_PASSWORD, Authenticator, make_local_staff
-from tests.admin.test_counter_api import CARD, PHONE
+from tests.admin.counter_world import CARD, PHONE
+from tests.admin.helpers import STAFF_PASSWORD, make_local_staff
+from tests.browser.conftest import desk, staff_first_sign_in
 from tests.browser.screenshots import shot
 from tests.registration.conftest import simulator  # noqa: F401
 from tests.simulator.server import CLIENT_ID, KEY, Running
@@ -56,20 +57,11 @@ def sms_code(platform: Platform) -> str:
 def test_counter_registration_to_first_login_with_forced_change(
         chromium: Browser, server: str, platform: Platform) -> None:
     clerk = make_local_staff(platform, "clerk-li", [Role.CLERK])
-    desk = chromium.new_context(locale="zh-CN", viewport={"width": 1366, "height": 768})
-    desk.set_default_timeout(15_000)
-    page = desk.new_page()
+    hall = desk(chromium)
+    page = hall.new_page()
     try:
         # The clerk starts the shift: directory password, then enrols the authenticator.
-        page.goto(f"{server}/admin/counter")
-        expect(page.locator("h1")).to_have_text("工作人员登录")
-        page.fill("#username", clerk)
-        page.fill("#password", STAFF_PASSWORD)
-        page.keyboard.press("Enter")
-        device = Authenticator(page.locator("#totp-secret").inner_text())
-        page.fill("#code", device.code())
-        page.keyboard.press("Enter")
-        expect(page.locator("h1")).to_have_text("窗口业务")
+        device = staff_first_sign_in(page, f"{server}/admin/counter", clerk, "窗口业务")
         expect(page.locator("#counter-cases")).to_contain_text("暂无待办理")
 
         # The card-reader agent: a staff token, then the card read (fields and chip photo).
@@ -110,7 +102,7 @@ def test_counter_registration_to_first_login_with_forced_change(
         expect(page.locator("nav.side")).to_be_hidden()
         expect(page.locator("#agreement-print")).to_be_visible()
     finally:
-        desk.close()
+        hall.close()
 
     citizen = chromium.new_context(locale="zh-CN", viewport={"width": 390, "height": 844})
     citizen.set_default_timeout(15_000)

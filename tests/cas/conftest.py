@@ -14,25 +14,12 @@ import pytest
 
 from idp.cas import services as registry
 from idp.platform import Platform
-from idp.serve import free_port
-from tests.live import serving
+from tests.live import live_fixtures
 
 SERVICE = "https://dept.example.gov.cn/app/cas-callback"
 
 
-PORT = free_port()
-ISSUER = f"http://127.0.0.1:{PORT}"
-
-
-@pytest.fixture
-def settings_overrides() -> dict[str, Any]:
-    return {"issuer": ISSUER}
-
-
-@pytest.fixture
-def live_server(app) -> Iterator[str]:  # type: ignore[no-untyped-def]
-    with serving(app, PORT) as url:
-        yield url
+PORT, ISSUER, settings_overrides, live_server = live_fixtures()
 
 
 def cas_client(service_url: str = SERVICE, version: int = 3, **kw: Any) -> Any:

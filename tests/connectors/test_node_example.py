@@ -24,14 +24,12 @@ import pytest
 import requests
 from joserfc.jwk import ECKey
 
-from idp.accounts.models import AccountStatus, Person
-from idp.accounts.service import Accounts
-from idp.oidc.logout import end_person_sessions, send_notices
+from idp.oidc.logout import send_notices
 from idp.platform import Platform
 from idp.serve import free_port, wait_for_port
 from tests.conftest import Citizen
 from tests.e2e.stack import forms_of, login_form, pass_consent, submit
-from tests.live import serving
+from tests.live import ban, live_fixtures
 from tests.oidc.helpers import register
 
 NODE_DIR = Path(__file__).resolve().parents[2] / "connectors" / "node"
@@ -40,8 +38,7 @@ NODE_DIR = Path(__file__).resolve().parents[2] / "connectors" / "node"
 _VENV_BIN = Path(sys.executable).parent
 NODE = shutil.which("node", path=str(_VENV_BIN)) or shutil.which("node")
 NPM = shutil.which("npm", path=str(_VENV_BIN)) or shutil.which("npm")
-PORT = free_port()
-ISSUER = f"http://127.0.0.1:{PORT}"
+PORT, ISSUER, settings_overrides, live_server = live_fixtures()
 
 
 
@@ -63,17 +60,6 @@ def node_modules() -> Path:
                               capture_output=True, text=True, timeout=180)
         assert done.returncode == 0, done.stderr
     return NODE_DIR / "node_modules"
-
-
-@pytest.fixture
-def settings_overrides() -> dict[str, Any]:
-    return {"issuer": ISSUER}
-
-
-@pytest.fixture
-def live_server(app) -> Iterator[str]:  # type: ignore[no-untyped-def]
-    with serving(app, PORT) as url:
-        yield url
 
 
 def start_node_app(platform: Platform, tmp_path: Path, auth: str) -> Iterator[str]:
@@ -197,13 +183,7 @@ def test_ban_on_the_platform_ends_the_node_session(node_app: str, citizen: Citiz
     sign_in(browser, node_app, citizen)
     assert browser.get(f"{node_app}/me", timeout=10).status_code == 200
 
-    # What the ban console does: status, end every session, notify the clients.
-    with platform.db.session() as session:
-        person = session.get(Person, citizen.person_id)
-        assert person is not None
-        Accounts(session, platform.protector, platform.hasher).set_status(
-            person, AccountStatus.BANNED)
-        notices = end_person_sessions(platform, session, person, "ban", actor="test")
+    notices = ban(platform, citizen.person_id)
     assert [n.uri for n in notices] == [f"{node_app}/backchannel-logout"]
     assert send_notices(platform, notices) == [], "the node app accepted the logout token"
     assert browser.get(f"{node_app}/me", timeout=10).status_code == 401

@@ -22,18 +22,6 @@ from idp.orgs.service import OrgError
 from tests.delegation.helpers import Tree, days, delegation
 
 
-@pytest.fixture
-def changed(tree: Tree) -> Tree:
-    """rep → e becomes representative; besides a's tree, rep also granted d directly."""
-    with delegation(tree.platform) as d:
-        tree.grants["d"] = d.grant(tree.pid("rep"), tree.org_id, tree.pid("d"),
-                                   [("dept-b", "*")], days(60)).id
-    with delegation(tree.platform) as d:
-        change_representative(d, tree.org_id, tree.pid("e"), deadline=days(7),
-                              actor="person:new-rep")
-    return tree
-
-
 def test_change_makes_new_representative_level_0(changed: Tree) -> None:
     with changed.platform.db.session() as s:
         assert s.get(LegalPerson, changed.org_id).representative_person_id == changed.pid("e")  # type: ignore[union-attr]

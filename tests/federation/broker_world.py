@@ -3,17 +3,23 @@
 National; province A (separate) with city A1; province B (separate, trusting peers up to
 level 2) with city B1 (unified-separate). On the PostgreSQL test backend every node gets its
 own fresh database cloned from the session's migrated template.
+
+A test module takes the ``fed`` (per test) and ``shared`` (per module) fixtures by importing
+``fed_fixture`` and ``shared_fixture``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
+from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import pytest
 
+from idp.accounts.models import Person
 from idp.accounts.service import Accounts
+from idp.oidc import logout
 from tests.conftest import BACKEND
 from tests.federation.harness import Browser, Federation
 from tests.oidc import helpers
@@ -64,6 +70,19 @@ def world(root, request, **prov_b) -> Iterator[Federation]:  # type: ignore[no-u
             yield fed
         finally:
             fed.close()
+
+
+@pytest.fixture(name="fed")
+def fed_fixture(tmp_path, request) -> Iterator[Federation]:  # type: ignore[no-untyped-def]
+    with world(tmp_path, request) as federation:
+        yield federation
+
+
+@pytest.fixture(name="shared", scope="module")
+def shared_fixture(tmp_path_factory, request) -> Iterator[Federation]:  # type: ignore[no-untyped-def]
+    """One federation for a module's checks that create nothing (speed: five nodes a build)."""
+    with world(tmp_path_factory.mktemp("shared"), request) as federation:
+        yield federation
 
 
 def register_at(node, **overrides) -> int:  # type: ignore[no-untyped-def]
@@ -127,3 +146,29 @@ def finish(fed: Federation, node_name: str, rp: helpers.Rp, final, params):  # t
                       headers={"Authorization": f"Bearer {tokens['access_token']}"})
     assert info.status_code == 200, info.get_json()
     return tokens, info.get_json()
+
+
+def relay_logouts(browser: Browser, monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Deliver back-channel logout tokens between the in-process nodes (a department system,
+    not a node, accepts); returns the list that records every notice posted, in order."""
+    delivered: list[Any] = []
+
+    def post(notice):  # type: ignore[no-untyped-def]
+        delivered.append(notice)
+        node = browser.node_of(notice.uri)
+        if node is None:
+            return None
+        resp = node.client().post(urlsplit(notice.uri).path, base_url=node.entity_id,
+                                  data={notice.form_field: notice.token})
+        return None if resp.status_code == 200 else str(resp.status_code)
+
+    monkeypatch.setattr(logout, "_post", post)
+    return delivered
+
+
+def end_sessions_at(node, person_id: int, reason: str) -> list[Any]:  # type: ignore[no-untyped-def]
+    """The home node ends every session of the person and sends the logouts; the failures."""
+    with node.platform.db.session() as session:
+        notices = logout.end_person_sessions(node.platform, session,
+                                             session.get(Person, person_id), reason)
+    return logout.send_notices(node.platform, notices)

@@ -8,7 +8,6 @@ B's policy.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pytest
@@ -21,28 +20,16 @@ from tests.federation.broker_world import (
     P,
     brokered_login,
     department,
+    fed_fixture,  # noqa: F401 (the fed and shared fixtures)
     finish,
     register_at,
+    shared_fixture,  # noqa: F401
     sign_in_at_home,
     start_at,
-    world,
 )
-from tests.federation.harness import Browser, Federation
+from tests.federation.harness import Browser
 
 pytestmark = pytest.mark.usefixtures("backend")  # both test backends (see broker_world)
-
-
-@pytest.fixture
-def fed(tmp_path, request) -> Iterator[Federation]:  # type: ignore[no-untyped-def]
-    with world(tmp_path, request) as federation:
-        yield federation
-
-
-@pytest.fixture(scope="module")
-def shared(tmp_path_factory, request) -> Iterator[Federation]:  # type: ignore[no-untyped-def]
-    """One federation for checks that create nothing (speed: five nodes per build)."""
-    with world(tmp_path_factory.mktemp("shared"), request) as federation:
-        yield federation
 
 
 def test_a1_person_signs_into_a_b_system_without_registering(fed) -> None:  # type: ignore[no-untyped-def]

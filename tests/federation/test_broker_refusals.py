@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import pytest
 import requests
@@ -19,8 +18,12 @@ from tests.federation.broker_world import (
     P,
     brokered_login,
     department,
+    end_sessions_at,
+    fed_fixture,  # noqa: F401 (the fed and shared fixtures)
     finish,
     register_at,
+    relay_logouts,
+    shared_fixture,  # noqa: F401
     world,
 )
 from tests.federation.harness import Browser, Federation
@@ -30,19 +33,6 @@ A1, B = "http://city-a1.test", "http://prov-b.test"
 
 
 pytestmark = pytest.mark.usefixtures("backend")  # both test backends (see broker_world)
-
-
-@pytest.fixture
-def fed(tmp_path, request) -> Iterator[Federation]:  # type: ignore[no-untyped-def]
-    with world(tmp_path, request) as federation:
-        yield federation
-
-
-@pytest.fixture(scope="module")
-def shared(tmp_path_factory, request) -> Iterator[Federation]:  # type: ignore[no-untyped-def]
-    """One federation for the checks that change nothing but replay markers (speed)."""
-    with world(tmp_path_factory.mktemp("shared"), request) as federation:
-        yield federation
 
 
 class Down(BaseAdapter):
@@ -199,30 +189,15 @@ def test_a_local_document_is_sent_to_the_local_login(fed) -> None:  # type: igno
 
 def test_home_logout_ends_the_session_here_and_tells_our_systems(fed, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """A1 ends the person's sessions → back-channel logout to B → B's systems told."""
-    from idp.oidc import logout
-
     a1, b = fed.nodes["city-a1"], fed.nodes["prov-b"]
     person_id = register_at(a1)
     rp_b = department(b, backchannel_logout_uri="https://rp.example.gov.cn/bcl")
     browser = Browser(fed)
     final, params = brokered_login(fed, browser, rp_b)
     finish(fed, "prov-b", rp_b, final, params)
-    delivered: list[tuple[str, str]] = []
-
-    def post(notice):  # type: ignore[no-untyped-def]
-        delivered.append((notice.client_id, notice.uri))
-        if browser.node_of(notice.uri) is None:
-            return None  # a department system: accepted
-        resp = browser.node_of(notice.uri).client().post(  # type: ignore[union-attr]
-            notice.uri.split(".test", 1)[1], base_url=notice.uri.split("/federation")[0],
-            data={notice.form_field: notice.token})
-        return None if resp.status_code == 200 else str(resp.status_code)
-
-    monkeypatch.setattr(logout, "_post", post)
-    with a1.platform.db.session() as session:
-        notices = logout.end_person_sessions(a1.platform, session,
-                                             session.get(Person, person_id), "test")
-    assert logout.send_notices(a1.platform, notices) == []
+    delivered = relay_logouts(browser, monkeypatch)
+    assert end_sessions_at(a1, person_id, "test") == []
+    delivered = [(notice.client_id, notice.uri) for notice in delivered]
     assert (B, B + rp.BACKCHANNEL_PATH) in delivered
     assert (rp_b.client_id, "https://rp.example.gov.cn/bcl") in delivered
     with b.platform.db.session() as session:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pytest
@@ -15,21 +14,17 @@ from idp.oidc import logout
 from tests.federation.broker_world import (
     P,
     department,
+    end_sessions_at,
+    fed_fixture,  # noqa: F401 (the fed fixture)
     finish,
     register_at,
+    relay_logouts,
     sign_in_at_home,
     start_at,
-    world,
 )
-from tests.federation.harness import Browser, Federation
+from tests.federation.harness import Browser
 
 pytestmark = pytest.mark.usefixtures("backend")  # both test backends (see broker_world)
-
-
-@pytest.fixture
-def fed(tmp_path, request) -> Iterator[Federation]:  # type: ignore[no-untyped-def]
-    with world(tmp_path, request) as federation:
-        yield federation
 
 
 def test_a_home_logout_reaches_the_city_department_system(fed, monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -46,26 +41,11 @@ def test_a_home_logout_reaches_the_city_department_system(fed, monkeypatch) -> N
     final, _ = sign_in_at_home(browser, page, url)
     finish(fed, "city-b1", system, final, params)
 
-    delivered: list[str] = []
-
-    def post(notice):  # type: ignore[no-untyped-def]
-        """Deliver logout tokens between the in-process nodes; record every POST."""
-        delivered.append(notice.uri)
-        node = browser.node_of(notice.uri)
-        if node is None:
-            return None  # a department system accepts
-        resp = node.client().post(urlsplit(notice.uri).path, base_url=node.entity_id,
-                                  data={notice.form_field: notice.token})
-        return None if resp.status_code == 200 else str(resp.status_code)
-
-    monkeypatch.setattr(logout, "_post", post)
-    with a1.platform.db.session() as session:
-        notices = logout.end_person_sessions(a1.platform, session,
-                                             session.get(Person, person_id), "ban")
-    assert logout.send_notices(a1.platform, notices) == []
-    assert delivered == ["http://prov-b.test" + rp.BACKCHANNEL_PATH,
-                         "http://city-b1.test" + rp.BACKCHANNEL_PATH,
-                         "https://dept.b1.example/bcl"]
+    delivered = relay_logouts(browser, monkeypatch)
+    assert end_sessions_at(a1, person_id, "ban") == []
+    assert [notice.uri for notice in delivered] == [
+        "http://prov-b.test" + rp.BACKCHANNEL_PATH, "http://city-b1.test" + rp.BACKCHANNEL_PATH,
+        "https://dept.b1.example/bcl"]
     with b1.platform.db.session() as session:
         linked = session.query(Person).one()
         assert b1.platform.sessions.sessions_of(linked.id) == set()

@@ -6,30 +6,18 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from idp.platform import Platform
 from idp.serve import free_port
 from tests.gateway.stack import GatewaySite, gateway_site
-from tests.live import serving
+from tests.live import live_fixtures
 from tests.oidc.helpers import register
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "connectors" / "gateway"))
 
-PORT = free_port()
-ISSUER = f"http://127.0.0.1:{PORT}"
-
-@pytest.fixture
-def settings_overrides() -> dict[str, Any]:
-    return {"issuer": ISSUER}
-
-
-@pytest.fixture
-def live_server(app) -> Iterator[str]:  # type: ignore[no-untyped-def]
-    with serving(app, PORT) as url:
-        yield url
+PORT, ISSUER, settings_overrides, live_server = live_fixtures()
 
 
 @pytest.fixture

@@ -11,13 +11,13 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from idp.accounts.models import AccountStatus, Person
-from idp.accounts.service import Accounts
+from idp.accounts.models import Person
 from idp.oidc.logout import end_person_sessions, send_notices
 from idp.platform import Platform
 from tests.conftest import Citizen
 from tests.e2e.stack import forms_of, login_form, pass_consent, submit
 from tests.gateway.stack import NGINX, GatewaySite, echo
+from tests.live import ban
 
 pytestmark = pytest.mark.skipif(not Path(NGINX).exists(),
                                 reason="nginx is not installed (scripts/services.sh installs it)")
@@ -105,13 +105,7 @@ def test_ban_on_the_platform_ends_the_gateway_session(site: GatewaySite, citizen
     sign_in(browser, site, citizen)
     assert echo(browser, f"{site.url}/records")["identity"]["sub"] == citizen.sub
 
-    # What the ban console does: status, end every session, notify the clients.
-    with platform.db.session() as session:
-        person = session.get(Person, citizen.person_id)
-        assert person is not None
-        Accounts(session, platform.protector, platform.hasher).set_status(
-            person, AccountStatus.BANNED)
-        notices = end_person_sessions(platform, session, person, "ban", actor="test")
+    notices = ban(platform, citizen.person_id)
     assert [n.uri for n in notices] == [f"{site.url}/_gw/backchannel-logout"]
     assert send_notices(platform, notices) == [], "the gateway accepted the logout token"
 

@@ -13,7 +13,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from ipaddress import IPv4Address
@@ -62,35 +62,46 @@ def _server_certificate(prefix: Path) -> None:
 
 
 @contextmanager
-def mtls_site(idp_port: int, client_cas: str = "") -> Iterator[MtlsSite]:
-    """nginx on a free port proxying /login/certificate to the platform at ``idp_port``;
-    ``client_cas`` (PEM): the optional ``ssl_client_certificate`` list, so nginx verifies
-    too and answers 495 for what it refuses (the snippet sends that to the platform)."""
+def _nginx(kind: str, render: Callable[[Path, int], str]) -> Iterator[MtlsSite]:
+    """nginx on a free port in a prefix of its own (server certificate, temp directories),
+    removed afterwards; ``render(prefix, port)`` is its configuration."""
     port = free_port()
     # Outside pytest's 0700 tmp tree: nginx workers (user nobody when run as root) must
     # reach their temp directories.
-    prefix = Path(tempfile.mkdtemp(prefix="idp-x509-nginx-"))
-    prefix.chmod(0o755)
-    (prefix / "tmp").mkdir(mode=0o755)
-    _server_certificate(prefix)
-    client_ca = ""
-    if client_cas:
-        (prefix / "client-cas.pem").write_text(client_cas, encoding="ascii")
-        client_ca = f"ssl_client_certificate {prefix / 'client-cas.pem'};"
-    text = TEMPLATE.read_text(encoding="utf-8")
-    for name, value in {"PREFIX": prefix, "PORT": port, "IDP_PORT": idp_port,
-                        "DEPLOY": ROOT / "deploy",
-                        "CLIENT_CA": client_ca, "SECRET": SECRET}.items():
-        text = text.replace(f"@@{name}@@", str(value))
-    conf = prefix / "nginx.conf"
-    conf.write_text(text, encoding="utf-8")
+    prefix = Path(tempfile.mkdtemp(prefix=f"idp-{kind}-nginx-"))
     try:
+        prefix.chmod(0o755)
+        (prefix / "tmp").mkdir(mode=0o755)
+        _server_certificate(prefix)
+        conf = prefix / "nginx.conf"
+        conf.write_text(render(prefix, port), encoding="utf-8")
         with _process([NGINX, "-p", str(prefix), "-c", str(conf), "-e",
                        str(prefix / "error.log")], dict(os.environ), prefix / "nginx.log",
                       port):
             yield MtlsSite(f"https://127.0.0.1:{port}", prefix / "server.pem", prefix)
     finally:
         shutil.rmtree(prefix, ignore_errors=True)
+
+
+@contextmanager
+def mtls_site(idp_port: int, client_cas: str = "") -> Iterator[MtlsSite]:
+    """nginx on a free port proxying /login/certificate to the platform at ``idp_port``;
+    ``client_cas`` (PEM): the optional ``ssl_client_certificate`` list, so nginx verifies
+    too and answers 495 for what it refuses (the snippet sends that to the platform)."""
+    def render(prefix: Path, port: int) -> str:
+        client_ca = ""
+        if client_cas:
+            (prefix / "client-cas.pem").write_text(client_cas, encoding="ascii")
+            client_ca = f"ssl_client_certificate {prefix / 'client-cas.pem'};"
+        text = TEMPLATE.read_text(encoding="utf-8")
+        for name, value in {"PREFIX": prefix, "PORT": port, "IDP_PORT": idp_port,
+                            "DEPLOY": ROOT / "deploy",
+                            "CLIENT_CA": client_ca, "SECRET": SECRET}.items():
+            text = text.replace(f"@@{name}@@", str(value))
+        return text
+
+    with _nginx("x509", render) as site:
+        yield site
 
 
 MAIN_CONF = ROOT / "deploy" / "nginx.conf"
@@ -125,17 +136,7 @@ def render_main(prefix: Path, port: int, http_port: int, idp_port: int) -> str:
 @contextmanager
 def main_site(idp_port: int) -> Iterator[MtlsSite]:
     """The main vhost (deploy/nginx.conf) in front of the platform at ``idp_port``."""
-    port, http_port = free_port(), free_port()
-    prefix = Path(tempfile.mkdtemp(prefix="idp-main-nginx-"))
-    prefix.chmod(0o755)
-    (prefix / "tmp").mkdir(mode=0o755)
-    _server_certificate(prefix)
-    conf = prefix / "nginx.conf"
-    conf.write_text(render_main(prefix, port, http_port, idp_port), encoding="utf-8")
-    try:
-        with _process([NGINX, "-p", str(prefix), "-c", str(conf), "-e",
-                       str(prefix / "error.log")], dict(os.environ), prefix / "nginx.log",
-                      port):
-            yield MtlsSite(f"https://127.0.0.1:{port}", prefix / "server.pem", prefix)
-    finally:
-        shutil.rmtree(prefix, ignore_errors=True)
+    http_port = free_port()
+    with _nginx("main", lambda prefix, port: render_main(prefix, port, http_port,
+                                                          idp_port)) as site:
+        yield site
