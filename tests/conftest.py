@@ -28,6 +28,7 @@ from idp.cli import get_platform, main
 from idp.platform import Platform
 from idp.settings import Settings
 from idp.store import MemoryStore, RedisStore, Store
+from tests.browser.chromium import chromium, page  # noqa: F401 - one session browser
 
 BACKEND = os.environ.get("IDP_TEST_BACKEND", "embedded")
 FAST_ARGON2 = {"argon2_memory_kib": 1024, "argon2_time_cost": 1}

@@ -40,7 +40,6 @@ from idp.platform import Platform
 from idp.serve import free_port, wait_for_port
 from idp.settings import Settings
 from tests.admin.bans_helpers import staff_member
-from tests.browser.conftest import chromium, page  # noqa: F401 - Chromium fixtures
 from tests.federation.harness import DIRECTORY_KEY
 from tests.live import serving
 
@@ -325,7 +324,7 @@ def sign_in_at_b1(tab, nodes: dict[str, ProcNode], dept: Department) -> dict[str
     return {**tokens.json(), "userinfo": info.json()}
 
 
-def test_five_nodes_register_once_recognised_everywhere(five, page) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_five_nodes_register_once_recognised_everywhere(five, page) -> None:  # type: ignore[no-untyped-def]
     nodes, dept = five
     a1, b, b1 = nodes["city-a1"], nodes["prov-b"], nodes["city-b1"]
     # P has an account at A1 only (level 2); A1's outbox registers it up the directory.
