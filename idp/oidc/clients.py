@@ -139,6 +139,14 @@ def _check_policy_lists(spec: ClientSpec) -> None:
                           f"(at most {MAX_EXCHANGE_AUDIENCES})")
 
 
+def new_client_id() -> str:
+    """A random client_id that never starts with "-" (1 in 64 base64url ids would), so a
+    command line (``idp clients show ID``, curl) never mistakes it for an option."""
+    while (client_id := random_token(16)).startswith("-"):
+        pass
+    return client_id
+
+
 def create(session: Session, secret_key: str, spec: ClientSpec, *,
            actor: str) -> tuple[Client, str | None]:
     """Register a client; returns it and its secret (shown once; None for public clients)."""
@@ -146,7 +154,7 @@ def create(session: Session, secret_key: str, spec: ClientSpec, *,
     method = "none" if spec.public else spec.token_endpoint_auth_method or "client_secret_basic"
     secret = None if spec.public or method == "private_key_jwt" else random_token(32)
     client = Client(
-        client_id=random_token(16), name=spec.name.strip(),
+        client_id=new_client_id(), name=spec.name.strip(),
         secret_digest=keyed_digest(secret_key, secret) if secret else None,
         is_public=spec.public, redirect_uris=list(spec.redirect_uris),
         post_logout_redirect_uris=list(spec.post_logout_redirect_uris),

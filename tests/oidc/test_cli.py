@@ -69,3 +69,11 @@ def test_keys_rotate_list_prune(run, client):
     listed = run("keys", "list").output
     assert "retired, published until" in listed and listed.count("active") >= 2
     assert "deleted 0" in run("keys", "prune").output
+
+
+def test_generated_client_ids_never_look_like_options(monkeypatch):
+    from idp.oidc import clients
+
+    ids = iter(["-R8dE1xTtq0bG8Mp2sZx6A", "-xyz", "Qm9vZ3Vz0123456789abcd"])
+    monkeypatch.setattr(clients, "random_token", lambda n: next(ids))
+    assert clients.new_client_id() == "Qm9vZ3Vz0123456789abcd"
