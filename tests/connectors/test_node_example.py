@@ -9,6 +9,7 @@ the example supports: private_key_jwt (recommended) and client_secret_basic.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -55,10 +56,14 @@ def node_modules() -> Path:
     assert node_major() >= 20, "Node.js >= 20 with npm is needed: `make venv` installs it"
     marker = NODE_DIR / "node_modules" / ".package-lock.json"
     lock = NODE_DIR / "package-lock.json"
-    if not marker.exists() or marker.stat().st_mtime < lock.stat().st_mtime:
-        done = subprocess.run([str(NPM), "ci", "--no-audit", "--no-fund"], cwd=NODE_DIR,
-                              capture_output=True, text=True, timeout=180)
-        assert done.returncode == 0, done.stderr
+    # `make test` runs both backends at once: one `npm ci` at a time (it empties
+    # node_modules first), the other pass waits and then finds it installed.
+    with open(NODE_DIR / ".npm-ci.lock", "w") as guard:
+        fcntl.flock(guard, fcntl.LOCK_EX)
+        if not marker.exists() or marker.stat().st_mtime < lock.stat().st_mtime:
+            done = subprocess.run([str(NPM), "ci", "--no-audit", "--no-fund"], cwd=NODE_DIR,
+                                  capture_output=True, text=True, timeout=180)
+            assert done.returncode == 0, done.stderr
     return NODE_DIR / "node_modules"
 
 
