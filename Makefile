@@ -33,17 +33,13 @@ services-stop: ## Stop the test services (their data is kept under var/services)
 
 # The whole suite twice: embedded (SQLite + in-process store) and PostgreSQL + Redis.
 # Tests marked `postgres` need the real services, so the embedded run deselects them
-# (deselected, not skipped: the postgres run executes every test). The two passes share
-# nothing (SQLite files vs PostgreSQL, memory vs Redis, free ports), and pytest uses one
-# core, so they run side by side on the two cores; each log is printed when both are done.
+# (deselected, not skipped: the postgres run executes every test). One after the other:
+# side by side on 2 cores took longer per pass and turned timing margins into failures.
 test: services venv ## Lint, then the whole suite on SQLite+memory and on PostgreSQL+Redis
 	$(BIN)/ruff check .
-	@mkdir -p var; \
-	echo "== both backends side by side: embedded, and PostgreSQL + Redis =="; \
-	$(MAKE) --no-print-directory test-embedded > var/test-embedded.out 2>&1 & emb=$$!; \
-	$(MAKE) --no-print-directory test-postgres > var/test-postgres.out 2>&1 & pg=$$!; \
-	status=0; wait $$emb || status=1; wait $$pg || status=$$((status + 2)); \
-	cat var/test-embedded.out; echo; cat var/test-postgres.out; \
+	@status=0; \
+	$(MAKE) --no-print-directory test-embedded || status=1; \
+	$(MAKE) --no-print-directory test-postgres || status=$$((status + 2)); \
 	echo; echo "== summary =="; \
 	tail -n 1 var/test-embedded.log | sed 's/^/  embedded (SQLite + memory):  /'; \
 	tail -n 1 var/test-postgres.log | sed 's/^/  postgres (PostgreSQL + Redis): /'; \

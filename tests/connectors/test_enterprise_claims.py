@@ -35,7 +35,8 @@ def authority(**changes: Any) -> dict[str, Any]:
 
 def signed_in_claims(**extra: Any) -> dict[str, Any]:
     """An ID token as the platform signs it, verified the way the connector's callback does."""
-    claims = {"iss": ISS, "aud": AUD, "sub": "u1", "iat": NOW, "exp": NOW + 300,
+    now = int(time.time())  # signed now, not at import: a long suite outlives 300 s
+    claims = {"iss": ISS, "aud": AUD, "sub": "u1", "iat": now, "exp": now + 300,
               "nonce": "n1", "acr": "urn:idp:acr:realname:2", "amr": ["pwd"], **extra}
     token = jwt.encode({"alg": "ES256", "kid": "k1"}, claims, KEY)
     return verify_id_token(token, load_jwks=lambda force: KeySet([KEY]).as_dict(private=False),
