@@ -20,6 +20,8 @@ import pstats
 import secrets
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -184,22 +186,28 @@ class RoundTrips:
         self.sql += 1
 
 
+@contextmanager
+def bench_app(people: int) -> Iterator[tuple[Any, dict[str, Any]]]:
+    """The platform in process on a fresh bench database: its app and the seeded fixtures."""
+    admin_url, redis_url = services_env(ROOT)
+    with BenchDatabase(admin_url) as url:
+        env = server_env(url, redis_url, 8000)
+        env["IDP_ISSUER"] = "http://127.0.0.1:8000"
+        subprocess.run([IDP, "init"], env=env, check=True, capture_output=True)
+        fx = seed(env, people)
+        from idp import create_app
+        from idp.settings import Settings
+
+        yield create_app(Settings.from_env(env)), fx
+
+
 def main() -> None:
     p = argparse.ArgumentParser(prog="python -m bench.micro")
     p.add_argument("-n", type=int, default=500)
     p.add_argument("--only", nargs="*", choices=SCENARIOS, default=list(SCENARIOS))
     p.add_argument("--profile", choices=SCENARIOS)
     args = p.parse_args()
-    admin_url, redis_url = services_env(ROOT)
-    with BenchDatabase(admin_url) as url:
-        env = server_env(url, redis_url, 8000)
-        env["IDP_ISSUER"] = "http://127.0.0.1:8000"
-        subprocess.run([IDP, "init"], env=env, check=True, capture_output=True)
-        fx = seed(env, 5)
-        from idp import create_app
-        from idp.settings import Settings
-
-        app = create_app(Settings.from_env(env))
+    with bench_app(5) as (app, fx):
         caller = Caller(app)
         trips = RoundTrips(app)
         tokens = [flow(caller, fx, fx["users"][i % 5]) for i in range(20)]

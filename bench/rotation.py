@@ -9,31 +9,20 @@ alternate in blocks so that machine load hits both alike (bench/README.md, round
 from __future__ import annotations
 
 import argparse
-import subprocess
 import time
 from typing import Any
 
-from bench.__main__ import IDP, ROOT, server_env
-from bench.micro import Caller, flow
-from bench.setup import BenchDatabase, seed, services_env
+from bench.micro import Caller, bench_app, flow
 
 
 def main() -> None:
     p = argparse.ArgumentParser(prog="python -m bench.rotation")
     p.add_argument("-n", type=int, default=2000, help="iterations per arm")
     args = p.parse_args()
-    admin_url, redis_url = services_env(ROOT)
-    with BenchDatabase(admin_url) as url:
-        env = server_env(url, redis_url, 8000)
-        env["IDP_ISSUER"] = "http://127.0.0.1:8000"
-        subprocess.run([IDP, "init"], env=env, check=True, capture_output=True)
-        fx = seed(env, 1)
-        from idp import create_app
+    with bench_app(1) as (app, fx):
         from idp.oidc import refresh
         from idp.oidc.tokens import AuthorizedPerson
-        from idp.settings import Settings
 
-        app = create_app(Settings.from_env(env))
         platform = app.extensions["idp"]
         token = flow(Caller(app), fx, fx["users"][0])["refresh_token"]
         key = platform.settings.secret_key
