@@ -7,6 +7,7 @@ import logging
 from flask import Flask
 
 from idp.platform import Platform
+from idp.routing import IdpFlask
 from idp.settings import Settings
 from idp.store import Store
 
@@ -16,7 +17,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     settings = settings or Settings.from_env()
     platform = Platform.build(settings, store=store)
 
-    app = Flask(__name__, static_folder="web/static", template_folder="web/templates")
+    app = IdpFlask(__name__, static_folder="web/static", template_folder="web/templates")
     app.config.update(
         SECRET_KEY=settings.secret_key,
         TESTING=settings.testing,

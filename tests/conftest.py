@@ -155,10 +155,7 @@ def settings_overrides() -> dict:  # type: ignore[type-arg]
 def app(backend: Backend, settings_overrides) -> Iterator[Flask]:  # type: ignore[no-untyped-def]
     app = create_app(make_settings(backend, **settings_overrides), store=backend.store)
     platform: Platform = app.extensions["idp"]
-    from idp.migrate import upgrade
-
-    upgrade(platform.settings.database_url)
-    yield app
+    yield app  # `backend` hands over a database already at head
     platform.db.dispose()
 
 

@@ -7,7 +7,8 @@ OIDC Core §10.1.1 "Rotation of Asymmetric Signing Keys").
 Each process caches the parsed keys for at most `CACHE_SECONDS` (parsing costs far more
 than signing), and reloads at once when it meets a ``kid`` it does not know — a key
 rotated by another process is therefore honoured immediately, and used for signing here
-within the cache period. Nothing else is kept in process memory.
+within the cache period. Parsed keys are also remembered by their key material
+(`_parse`), so a reload — or a second app in the same process — does not parse them again.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from joserfc.jwk import ECKey, KeySet, RSAKey, import_key
 from sqlalchemy import delete, select
@@ -42,6 +44,17 @@ class LoadedKeys:
     # The same keys for compact.py, the direct path of access tokens.
     compact_signers: dict[str, compact.Signer] = field(default_factory=dict)
     verifiers: dict[str, tuple[str, object]] = field(default_factory=dict)
+
+
+@lru_cache(maxsize=64)
+def _parse(jwk_json: str) -> ECKey | RSAKey:
+    """Import a JWK once per process: parsing and checking an RSA private key costs ~10 ms,
+    and the key material behind a ``kid`` never changes."""
+    return import_key(json.loads(jwk_json))  # type: ignore[return-value]
+
+
+def _as_key(jwk: dict[str, object]) -> ECKey | RSAKey:
+    return _parse(json.dumps(jwk, sort_keys=True))
 
 
 def _generate(alg: str) -> ECKey | RSAKey:
@@ -127,9 +140,9 @@ class KeyRing:
         for r in rows:
             if r.active:  # newest active wins (ordered by creation)
                 data = json.loads(self._protector.decrypt(r.private_jwk_enc, _CONTEXT))
-                signers[r.alg] = import_key({**data, "kid": r.kid, "alg": r.alg})  # type: ignore[assignment]
+                signers[r.alg] = _as_key({**data, "kid": r.kid, "alg": r.alg})
         jwks = {"keys": [dict(r.public_jwk) for r in published]}
-        public = KeySet([import_key(dict(r.public_jwk)) for r in published])
+        public = KeySet([_as_key(dict(r.public_jwk)) for r in published])
         compact_signers = {alg: compact.Signer(str(k.kid), alg, k.private_key)
                            for alg, k in signers.items()}
         verifiers = {str(k.kid): (str(k.alg), k.public_key) for k in public.keys
