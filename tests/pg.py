@@ -12,6 +12,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 
 from psycopg.types.json import Json
 from sqlalchemy import Engine, create_engine, text
@@ -83,32 +84,47 @@ def snapshot(url: str, tables: tuple[str, ...]) -> dict[str, list[dict]]:  # typ
         engine.dispose()
 
 
+@cache
+def _emptier(url: str) -> tuple[Engine, str]:
+    """An engine kept for the session, and the one batch of statements that empties ``url``.
+
+    DELETE, not TRUNCATE: TRUNCATE gives each of ~100 tables a new file, ~60–150 ms per test,
+    where deleting the few rows a test wrote takes a few milliseconds. Foreign-key triggers are
+    skipped (``session_replication_role``: every table is emptied anyway), and every sequence
+    restarts at 1 as TRUNCATE … RESTART IDENTITY did.
+    """
+    engine = create_engine(url, isolation_level="AUTOCOMMIT", pool_size=1)
+    with engine.connect() as conn:
+        tables = conn.execute(text(
+            "SELECT quote_ident(tablename) FROM pg_tables WHERE schemaname = 'public' "
+            "AND tablename <> 'alembic_version'")).scalars().all()
+    statements = ["SET session_replication_role = replica",
+                  *(f"DELETE FROM {t}" for t in tables),
+                  "SET session_replication_role = DEFAULT",
+                  "SELECT setval(c.oid, 1, false) FROM pg_class c JOIN pg_namespace n "
+                  "ON n.oid = c.relnamespace WHERE c.relkind = 'S' AND n.nspname = 'public'"]
+    return engine, "; ".join(statements)
+
+
 def empty_tables(url: str, restore: dict[str, list[dict]] | None = None) -> None:  # type: ignore[type-arg]
     """Return a database at head to its just-migrated state, in a few milliseconds.
 
     Connections a test left behind (a server thread, a cached CLI engine) are ended first, as
-    ``DROP DATABASE … WITH (FORCE)`` would, so the TRUNCATE never waits on their locks.
+    ``DROP DATABASE … WITH (FORCE)`` would, so the DELETEs never wait on their locks.
     """
-    engine = create_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as conn:
-            conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                              "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
-            tables = conn.execute(text(
-                "SELECT quote_ident(tablename) FROM pg_tables WHERE schemaname = 'public' "
-                "AND tablename <> 'alembic_version'")).scalars().all()
-            if tables:
-                conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-            for table, rows in (restore or {}).items():
-                for row in rows:
-                    columns = ", ".join(f'"{c}"' for c in row)
-                    values = ", ".join(f":{c}" for c in row)
-                    params = {c: Json(v) if isinstance(v, dict | list) else v
-                              for c, v in row.items()}
-                    conn.execute(text(f'INSERT INTO "{table}" ({columns}) VALUES ({values})'),
-                                 params)
-                if rows and "id" in rows[0]:  # the sequence restarted below the kept ids
-                    conn.execute(text(f"SELECT setval(pg_get_serial_sequence('\"{table}\"', "
-                                      f"'id'), (SELECT max(id) FROM \"{table}\"))"))
-    finally:
-        engine.dispose()
+    engine, empty = _emptier(url)
+    with engine.connect() as conn:
+        conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                          "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
+        conn.exec_driver_sql(empty)
+        for table, rows in (restore or {}).items():
+            for row in rows:
+                columns = ", ".join(f'"{c}"' for c in row)
+                values = ", ".join(f":{c}" for c in row)
+                params = {c: Json(v) if isinstance(v, dict | list) else v
+                          for c, v in row.items()}
+                conn.execute(text(f'INSERT INTO "{table}" ({columns}) VALUES ({values})'),
+                             params)
+            if rows and "id" in rows[0]:  # the sequence restarted below the kept ids
+                conn.execute(text(f"SELECT setval(pg_get_serial_sequence('\"{table}\"', "
+                                  f"'id'), (SELECT max(id) FROM \"{table}\"))"))
