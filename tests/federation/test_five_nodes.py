@@ -40,7 +40,7 @@ from idp.platform import Platform
 from idp.serve import free_port, wait_for_port
 from idp.settings import Settings
 from tests.admin.bans_helpers import staff_member
-from tests.federation.harness import DIRECTORY_KEY
+from tests.federation.harness import DIRECTORY_KEY, prepare_database
 from tests.live import serving
 
 # Five server processes and Chromium on a loaded 2-core machine: more than the default 120 s.
@@ -208,6 +208,7 @@ def five(tmp_path_factory) -> Iterator[tuple[dict[str, ProcNode], Department]]: 
 
     def init(name: str, level: str, region: str, parent: str | None, mode: str) -> None:
         node = nodes[name]
+        prepare_database(node.db_url)  # a migrated copy: `idp init` then only adds its keys
         node.idp("init")
         args = ["federation", "init", "--level", level, "--region", region, "--mode", mode]
         if parent:

@@ -12,10 +12,9 @@ from werkzeug.serving import make_server
 from idp import create_app
 from idp.federation import subordinates
 from idp.federation.node import federation
-from idp.migrate import upgrade
 from idp.settings import Settings
 from idp.store import MemoryStore
-from tests.federation.harness import DIRECTORY_KEY, FAST
+from tests.federation.harness import DIRECTORY_KEY, FAST, prepare_database
 
 
 class _Late:
@@ -43,8 +42,8 @@ def servers(tmp_path) -> Iterator[dict]:  # type: ignore[type-arg]
                             federation_anchor_jwks=anchor,
                             federation_directory_key=DIRECTORY_KEY,
                             federation_allow_http=True, **FAST)
+        prepare_database(settings.database_url)
         late.app = create_app(settings, store=MemoryStore())
-        upgrade(settings.database_url)
         node = federation(late.app.extensions["idp"])
         if parent:
             parent_node = started[parent][1]
