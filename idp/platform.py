@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from flask import current_app
 
+from idp.accounts import versions
 from idp.accounts.sessions import SessionStore
 from idp.crypto import DataProtector
 from idp.db import Database
@@ -40,9 +41,12 @@ class Platform:
             sms = HttpSms(settings.sms_gateway_url, settings.secret_key)
         else:
             sms = OutboxSms(store)
+        db = Database(settings.database_url)
+        # Every committed change to a person replaces their version (oidc/person_cache.py).
+        versions.watch(db.sessions, store)
         return cls(
             settings=settings,
-            db=Database(settings.database_url),
+            db=db,
             store=store,
             protector=DataProtector(settings.data_key_bytes, settings.data_cipher),
             hasher=PasswordHasher(settings.argon2_memory_kib, settings.argon2_time_cost,

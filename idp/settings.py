@@ -32,6 +32,10 @@ class Settings:
     database_url: str = f"sqlite:///{VAR_DIR / 'idp.sqlite3'}"
     redis_url: str = ""  # empty: in-process store
     redis_prefix: str = "idp:"  # several nodes (or test runs) can share one Redis
+    # Userinfo/introspection keep persons in process memory, checked against versions in
+    # the Store (idp/oidc/person_cache.py). "auto": on with Redis; off with the in-process
+    # store, whose versions another process (an `idp` command, a second server) cannot move.
+    person_cache: str = "auto"  # auto | on | off
     secret_key: str = _DEV_SECRET
     data_key: str = _DEV_DATA_KEY  # base64 of 32 bytes; personal data encryption (R-70)
     data_cipher: str = "aes-256-gcm"  # or "sm4-gcm"
@@ -204,6 +208,8 @@ class Settings:
     def check(self) -> None:
         """Refuse settings that would be unsafe or cannot work."""
         self.data_key_bytes  # noqa: B018 - validates
+        if self.person_cache not in ("auto", "on", "off"):
+            raise SettingsError("IDP_PERSON_CACHE must be auto, on or off")
         if self.data_cipher not in ("aes-256-gcm", "sm4-gcm"):
             raise SettingsError("IDP_DATA_CIPHER must be aes-256-gcm or sm4-gcm")
         if self.signing_alg not in ("ES256", "RS256"):

@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from sqlalchemy import bindparam, event, select
@@ -38,6 +40,19 @@ MAX_ENTRIES = 10_000  # a bound, not a tuning knob: departments number in the hu
 _CHANGED = "oidc.clients_changed"
 _TABLE = Client.__table__  # type: ignore[attr-defined]
 _SELECT = select(*_TABLE.columns).where(_TABLE.c.client_id == bindparam("client_id"))
+# The version already read in this request's first Store round trip (`prefetched`).
+_PREFETCHED: ContextVar[Any] = ContextVar("oidc_client_version", default=...)
+
+
+@contextmanager
+def prefetched(version: Any) -> Iterator[None]:
+    """Within the block, lookups that pass no version use ``version``, read by the caller in
+    a round trip it made anyway (introspection: with the token's revocation entries)."""
+    token = _PREFETCHED.set(version)
+    try:
+        yield
+    finally:
+        _PREFETCHED.reset(token)
 
 
 def load(session: Session, client_id: str) -> Client | None:
@@ -63,6 +78,8 @@ class ClientCache:
     def get(self, client_id: str, loader: Callable[[str], Client | None],
             version: Any = ...) -> Client | None:
         """The client (None when unknown), from memory while the version is unchanged."""
+        if version is ...:
+            version = _PREFETCHED.get()
         current = self.version() if version is ... else version
         now = time.monotonic()
         with self._lock:

@@ -6,8 +6,10 @@ list: a token dies when its own ``jti`` is listed (RFC 7009 revocation), when it
 SSO session ``sid`` is (logout), or — for a token obtained by exchange (RFC 8693) — when
 the ``jti`` of any token it was exchanged from is (``parent_jti``: revoking the subject
 token reaches every token exchanged from it, however often re-exchanged). Entries live as
-long as an access token can, so the list stays small; the person's ``security_epoch``
-(checked against the database) covers bans and password resets without any entry at all.
+long as an access token can, so the list stays small; the person's status and
+``security_epoch`` (`idp.oidc.person_cache`: the process's copy, valid while the person's
+version read in this same round trip is unchanged) cover bans and password resets without
+any entry at all.
 """
 
 from __future__ import annotations

@@ -3,8 +3,10 @@
 Access tokens carry, besides the RFC 9068 claims, a private ``ctx`` claim: the person's
 database id and ``security_epoch`` at issue, encrypted with the node's data key so relying
 parties learn nothing (a bare id would link pairwise subjects). Userinfo and introspection
-decrypt it and compare the epoch with the database in one indexed read, so a ban or a
-password reset refuses every outstanding token at once without any revocation entry.
+decrypt it and compare the epoch with the person's current one (`idp.oidc.person_cache`: a
+copy checked against the person's version in the same Store round trip as the revocation
+list, else one indexed read), so a ban or a password reset refuses every outstanding token at
+once without any revocation entry.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from authlib.oauth2.rfc6750 import BearerTokenGenerator
 from joserfc import jwt
 from joserfc.errors import JoseError
 
+from idp.accounts import versions
 from idp.accounts.models import Person
 from idp.accounts.sessions import public_sid
 from idp.crypto import DataProtector, DecryptionError
@@ -100,6 +103,8 @@ class VerifiedAccessToken:
     epoch: int | None
     # The client cache version (client_cache.py), when read along with the revocation list.
     client_version: Any = ...
+    # The person's versions (idp.accounts.versions), when read along with the revocation list.
+    person_versions: list[str | None] | None = None
 
     @property
     def scope(self) -> list[str]:
@@ -120,12 +125,14 @@ class AccessTokenVerifier:
         self.revoked = revoked
         self.references = references
 
-    def verify(self, token: str, with_client_version: bool = False
-               ) -> VerifiedAccessToken | None:
+    def verify(self, token: str, with_client_version: bool = False,
+               with_person_version: bool = False) -> VerifiedAccessToken | None:
         """The token's claims, or None for anything not a live access token of ours.
 
-        ``with_client_version`` also reads the client cache version, in the same Store round
-        trip as the revocation list, for a caller that will look the client up next.
+        ``with_client_version`` also reads the client cache version, and
+        ``with_person_version`` the person's versions (`idp.accounts.versions`, for
+        `idp.oidc.person_cache`), in the same Store round trip as the revocation list, for a
+        caller that will look the client or the person up next.
         """
         if not token or len(token) > MAX_TOKEN_LENGTH:
             return None
@@ -144,14 +151,24 @@ class AccessTokenVerifier:
         exp = claims.get("exp")
         if not isinstance(exp, int) or exp <= time.time():
             return None
+        # The person first (``ctx``, no I/O), so their version keys join the one round trip.
+        verified = self._with_context(claims)
+        if verified is None:
+            return None
         extra = [VERSION_KEY] if with_client_version else []
+        if with_person_version and verified.person_id is not None:
+            extra += versions.keys(verified.person_id)
         revoked, extra_values = self.revoked.check(claims, extra)
         if revoked:
             return None
-        verified = self._with_context(claims)
-        if verified is not None and with_client_version:
-            verified = replace(verified, client_version=extra_values[0])
-        return verified
+        if not extra:
+            return verified
+        found: dict[str, Any] = {}
+        if with_client_version:
+            found["client_version"] = extra_values.pop(0)
+        if extra_values:
+            found["person_versions"] = extra_values
+        return replace(verified, **found)
 
     def _decode(self, token: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
         """Header and claims if the signature is good: compact.py for tokens of the shape we

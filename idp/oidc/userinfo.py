@@ -2,8 +2,11 @@
 
 The token may come in the ``Authorization`` header (GET or POST, RFC 6750 §2.1) or as the
 ``access_token`` form parameter of a POST (§2.2). A token is honoured only while its
-person is active with an unchanged ``security_epoch`` (one indexed read) and neither the
-token, its grant nor its session is on the revocation list (tokens.py). Releasing the full
+person is active with an unchanged ``security_epoch`` and neither the token, its grant nor
+its session is on the revocation list (tokens.py). The person and their decrypted claims come
+from the process's copy (`idp.oidc.person_cache`) while the person's version, read in the
+revocation list's round trip, is unchanged — a ban, password reset or claim change shows on
+the very next request — else from one indexed read. Releasing the full
 document number (``idcard``) is audited on every read (DESIGN.md "Personal data").
 
 A token obtained by exchange (RFC 8693, an opaque reference token) is answered as its
@@ -15,16 +18,15 @@ audit record names the whole chain.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from idp.accounts.models import Person
-from idp.accounts.service import Accounts
 from idp.audit import service as audit
-from idp.oidc import actors
+from idp.oidc import actors, person_cache
 from idp.oidc.claims import ClaimContext, claims_for
 from idp.oidc.models import Client
 from idp.oidc.tokens import AccessTokenVerifier, VerifiedAccessToken
@@ -74,26 +76,19 @@ def live_person(session: Session, verified: VerifiedAccessToken) -> Person | Non
     return person
 
 
-# What userinfo and introspection read of a person: no password hash, no timestamps.
-_CLAIM_COLUMNS = [Person.__table__.c[name] for name in (  # type: ignore[attr-defined]
-    "id", "sub", "id_type", "id_number_enc", "name_enc", "phone_enc", "status",
-    "realname_level", "security_epoch")]
-_SNAPSHOT = select(*_CLAIM_COLUMNS).where(
-    Person.__table__.c.id == bindparam("person_id"))  # type: ignore[attr-defined]
-
-
 def live_person_snapshot(session: Session, verified: VerifiedAccessToken) -> Person | None:
-    """`live_person` as a read-only, session-less copy of the claim columns.
+    """`live_person` as a read-only, session-less copy of the claim columns, read now.
 
-    One primary-key select through Core (no identity map, no unit of work) on the hot paths
-    that only read; callers that change the person use `live_person`.
+    One primary-key select through Core (no identity map, no unit of work), for readers
+    outside the hot paths (token exchange); userinfo and introspection use the process's
+    copy (`person_cache.live`); callers that change the person use `live_person`.
     """
     if verified.person_id is None:
         return None
-    row = session.execute(_SNAPSHOT, {"person_id": verified.person_id}).first()
-    if row is None:
+    found = person_cache.load(session, verified.person_id)
+    if found is None:
         return None
-    person = Person(**row._asdict())
+    person = Person(**{name: getattr(found, name) for name in person_cache.COLUMNS})
     if not person.is_active or person.security_epoch != verified.epoch:
         return None
     return person
@@ -104,14 +99,19 @@ class UserInfo:
     platform: Platform
     verifier: AccessTokenVerifier
 
-    def claims(self, session: Session, token: str, client_lookup: Any,
+    def claims(self, session: Session | Callable[[], Session], token: str, client_lookup: Any,
                address: str) -> dict[str, Any]:
-        verified = self.verifier.verify(token, with_client_version=True)
+        """The claims for ``token``. ``session`` may be a callable opening the request's
+        session on first use: a warm request then needs no database connection at all."""
+        db = session if callable(session) else (lambda: session)
+        verified = self.verifier.verify(token, with_client_version=True,
+                                        with_person_version=True)
         if verified is None:
             raise BearerError("invalid_token", "The access token is invalid.", 401)
         if "openid" not in verified.scope:
             raise BearerError("insufficient_scope", "The token lacks the openid scope.", 403)
-        person = live_person_snapshot(session, verified)
+        cache = person_cache.of(self.platform)
+        person = person_cache.live(cache, verified, db)
         # The audience's policy and subjects apply: the same client for an ordinary token,
         # the target department for an exchanged one (RFC 8693; its ``sub`` is pairwise there).
         client: Client | None = client_lookup(verified.claims.get("aud"),
@@ -122,7 +122,7 @@ class UserInfo:
         if "actx" in verified.claims:  # acting for a legal person: re-checked live (issue 4)
             from idp.oidc.acting import live_claims
 
-            found = live_claims(session, self.platform.protector,
+            found = live_claims(db(), self.platform.protector,
                                 self.platform.settings.secret_key, verified.claims,
                                 person.id, client)
             if found is None:
@@ -135,15 +135,14 @@ class UserInfo:
             if passed is None:
                 raise BearerError("invalid_token", "The access token is invalid.", 401)
             granted = actors.restrict(granted, passed)
-        accounts = Accounts(session, self.platform.protector, self.platform.hasher)
-        result = {"sub": verified.claims["sub"],
-                  **claims_for(ClaimContext(accounts, person, client), " ".join(granted)),
-                  **org}
+        # The snapshot's decrypted values stand in for Accounts' decrypting reads.
+        context = ClaimContext(cache.decrypted, person, client)  # type: ignore[arg-type]
+        result = {"sub": verified.claims["sub"], **claims_for(context, " ".join(granted)), **org}
         if "id_number" in result:
             self._audit_idcard(verified.claims, client, person, address)
         return result
 
-    def _audit_idcard(self, claims: dict[str, Any], client: Client, person: Person,
+    def _audit_idcard(self, claims: dict[str, Any], client: Client, person: Any,
                       address: str) -> None:
         """Who got the full number: the token's client, its audience and its actors."""
         requester = str(claims.get("client_id") or client.client_id)

@@ -1,0 +1,286 @@
+"""The per-process person copies of userinfo and introspection (idp/oidc/person_cache.py,
+idp/accounts/versions.py): every change to a person — made by another process on the same
+database and Store — takes effect on the very next request; a missing version means the
+database; a warm userinfo reads no SQL and introspection makes one Store round trip."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from sqlalchemy import event, text, update
+
+from idp import create_app
+from idp.accounts import versions
+from idp.accounts.models import AccountStatus, Person
+from idp.accounts.service import Accounts
+from idp.db import utcnow
+from idp.oidc import person_cache
+from idp.platform import Platform
+from tests.conftest import CITIZEN, Citizen, make_settings
+from tests.oidc.helpers import Pkce, introspect, register, sign_in, tokens
+
+SCOPE = "openid profile phone realname"
+
+
+@pytest.fixture
+def other(backend) -> Iterator[Platform]:  # type: ignore[no-untyped-def]
+    """Another process of the same node: its own app on the same database and Store."""
+    app = create_app(make_settings(backend, person_cache="on"), store=backend.store)
+    platform: Platform = app.extensions["idp"]
+    yield platform
+    platform.db.dispose()
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, str]:
+    """The copies on, whatever the backend: the two apps below share one Store."""
+    return {"person_cache": "on"}
+
+
+@pytest.fixture
+def rp(platform):  # type: ignore[no-untyped-def]
+    return register(platform, scope=SCOPE)
+
+
+@pytest.fixture
+def token(client, platform, citizen, rp) -> str:  # type: ignore[no-untyped-def]
+    sign_in(client, platform, citizen)
+    return tokens(client, rp, Pkce(), scope=SCOPE)["access_token"]  # type: ignore[no-any-return]
+
+
+def userinfo(client, token: str) -> Any:  # type: ignore[no-untyped-def]
+    return client.get("/userinfo", headers={"Authorization": f"Bearer {token}"})
+
+
+def warm(client, rp, token: str) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    """Both endpoints answered once (and again: now from this process's copy)."""
+    for _ in range(2):
+        info = userinfo(client, token)
+        assert info.status_code == 200
+        assert introspect(client, rp, token)["active"] is True
+    return info.get_json()  # type: ignore[no-any-return]
+
+
+@contextmanager
+def change(platform: Platform, citizen) -> Iterator[tuple[Any, Person]]:  # type: ignore[no-untyped-def]
+    with platform.db.session() as session:
+        yield (Accounts(session, platform.protector, platform.hasher),
+               session.get(Person, citizen.person_id))
+
+
+def refused(client, rp, token: str) -> bool:  # type: ignore[no-untyped-def]
+    return (userinfo(client, token).status_code == 401
+            and introspect(client, rp, token) == {"active": False})
+
+
+def test_ban_from_another_process_refuses_the_next_request(client, other, citizen, rp, token):
+    warm(client, rp, token)
+    with change(other, citizen) as (accounts, person):
+        accounts.set_status(person, AccountStatus.BANNED)
+    assert refused(client, rp, token)
+
+
+def test_closure_by_status_alone_refuses_the_next_request(client, other, citizen, rp, token):
+    warm(client, rp, token)
+    with change(other, citizen) as (_, person):
+        person.status = AccountStatus.CLOSED.value  # no epoch bump: the status itself counts
+    assert refused(client, rp, token)
+
+
+def test_password_reset_from_another_process_refuses_the_next_request(
+        client, other, citizen, rp, token):
+    warm(client, rp, token)
+    with change(other, citizen) as (accounts, person):
+        accounts.issue_random_password(person)  # security_epoch + 1 (a Core UPDATE)
+    assert refused(client, rp, token)
+
+
+def test_unban_is_seen_at_once(client, platform, other, citizen, rp, token):
+    warm(client, rp, token)
+    with change(other, citizen) as (_, person):
+        person.status = AccountStatus.BANNED.value
+    assert refused(client, rp, token)
+    with change(other, citizen) as (_, person):
+        person.status = AccountStatus.ACTIVE.value
+    assert userinfo(client, token).status_code == 200
+
+
+def test_name_and_phone_change_from_another_process_show_at_once(
+        client, other, citizen, rp, token):
+    assert warm(client, rp, token)["phone_number"] == "+8613800138000"
+    with change(other, citizen) as (accounts, person):
+        person.name_enc = other.protector.encrypt("李四", "person.name")
+        accounts.change_phone(person, "13900139000")
+    info = userinfo(client, token).get_json()
+    assert info["name"] == "李四" and info["phone_number"] == "+8613900139000"
+
+
+def test_realname_level_change_from_another_process_shows_at_once(
+        client, other, citizen, rp, token):
+    assert warm(client, rp, token)["realname_level"] == 1
+    with change(other, citizen) as (_, person):
+        person.realname_level = 3
+    assert userinfo(client, token).get_json()["realname_level"] == 3
+
+
+def test_core_update_not_by_id_changes_everyone(client, other, citizen, rp, token):
+    warm(client, rp, token)
+    with other.db.session() as session:
+        session.execute(update(Person).where(Person.sub == citizen.sub).values(realname_level=2))
+    assert userinfo(client, token).get_json()["realname_level"] == 2
+    with other.db.session() as session:
+        session.execute(text("UPDATE person SET status = 'banned'"))
+    assert refused(client, rp, token)
+
+
+def test_rolled_back_and_unwatched_changes_keep_the_version(platform, citizen, token):
+    key = versions.key(citizen.person_id)
+    platform.store.set(key, "v1", 60)
+    with pytest.raises(RuntimeError), change(platform, citizen) as (_, person):
+        person.realname_level = 3
+        raise RuntimeError("abort")
+    with change(platform, citizen) as (_, person):
+        person.password_changed_at = utcnow()  # nothing userinfo shows: no re-read needed
+    assert platform.store.get(key) == "v1"
+
+
+def test_missing_version_reads_the_database(client, platform, citizen, rp, token):
+    warm(client, rp, token)
+    # A change the watcher cannot see (a raw connection), then the Store loses the key
+    # (flushed, evicted, expired): the copy must not be trusted any more.
+    with platform.db.engine.begin() as conn:
+        conn.execute(text("UPDATE person SET realname_level = 3 WHERE id = :id"),
+                     {"id": citizen.person_id})
+    assert userinfo(client, token).get_json()["realname_level"] == 1  # the copy, as designed
+    platform.store.delete(versions.key(citizen.person_id))
+    assert userinfo(client, token).get_json()["realname_level"] == 3
+    platform.store.delete(versions.ALL_KEY)
+    with platform.db.engine.begin() as conn:
+        conn.execute(text("UPDATE person SET status = 'banned' WHERE id = :id"),
+                     {"id": citizen.person_id})
+    platform.store.delete(versions.ALL_KEY)
+    assert refused(client, rp, token)
+
+
+def test_a_commit_between_version_and_row_is_read_again(platform, other, citizen):
+    """The race: the version is read (here: created) before the row; a writer committing
+    after the row was read replaces it, so the old row is never served under the new one."""
+    cache = person_cache.PersonCache(platform.store, platform.protector)
+    names = versions.keys(citizen.person_id)
+    with platform.db.reader() as session:
+        read = session.execute
+
+        def read_then_ban(*args: Any, **kw: Any) -> Any:
+            rows = read(*args, **kw).all()  # the old row, read
+            with change(other, citizen) as (_, person):
+                person.status = AccountStatus.BANNED.value  # committed and bumped after it
+            return _Rows(rows)
+
+        session.execute = read_then_ban  # type: ignore[method-assign]
+        first = cache.get(citizen.person_id, platform.store.mget(*names), lambda: session)
+    assert first is not None and first.is_active  # what was read, before the ban
+    with platform.db.reader() as session:
+        again = cache.get(citizen.person_id, platform.store.mget(*names), lambda: session)
+    assert again is not None and not again.is_active
+
+
+class _Rows:
+    def __init__(self, rows: list[Any]) -> None:
+        self._rows = rows
+
+    def first(self) -> Any:
+        return self._rows[0] if self._rows else None
+
+
+@contextmanager
+def counted(platform: Platform) -> Iterator[dict[str, int]]:
+    """SQL statements (BEGIN/COMMIT included, as bench.micro counts) and Store commands."""
+    counts = {"sql": 0, "store": 0}
+
+    def sql(*_: Any, **__: Any) -> None:
+        counts["sql"] += 1
+
+    engines = [e for e in (platform.db.engine, platform.db.reader_engine) if e is not None]
+    for engine in engines:
+        for name in ("before_cursor_execute", "begin", "commit", "rollback"):
+            event.listen(engine, name, sql)
+    store = platform.store
+    originals = {name: getattr(store, name) for name in ("get", "mget", "set", "add")}
+
+    def counting(fn: Any) -> Any:
+        def call(*args: Any, **kw: Any) -> Any:
+            counts["store"] += 1
+            return fn(*args, **kw)
+        return call
+
+    for name, fn in originals.items():
+        setattr(store, name, counting(fn))
+    try:
+        yield counts
+    finally:
+        for name in originals:
+            delattr(store, name)
+        for engine in engines:
+            for name in ("before_cursor_execute", "begin", "commit", "rollback"):
+                event.remove(engine, name, sql)
+
+
+def test_warm_userinfo_reads_no_sql_and_introspection_one_round_trip(
+        client, platform, rp, token):
+    warm(client, rp, token)
+    with counted(platform) as counts:
+        assert userinfo(client, token).status_code == 200
+    assert counts == {"sql": 0, "store": 1}
+    with counted(platform) as counts:
+        assert introspect(client, rp, token)["active"] is True
+    assert counts == {"sql": 0, "store": 1}
+
+
+def test_statements_bump_the_persons_they_name(platform, make_citizen):
+    a = make_citizen()
+    b = make_citizen(id_number="11010519491231002X", phone="13900139001")
+    store = platform.store
+
+    def current() -> list[str | None]:
+        return store.mget(versions.ALL_KEY, versions.key(a.person_id), versions.key(b.person_id))
+
+    for name in (versions.ALL_KEY, versions.key(a.person_id), versions.key(b.person_id)):
+        store.set(name, "v0", 60)
+    with platform.db.session() as session:  # Person.id.in_(…): those persons only
+        session.execute(update(Person).where(Person.id.in_([b.person_id]))
+                        .values(realname_level=2))
+    everyone, first, second = current()
+    assert (everyone, first) == ("v0", "v0") and second not in (None, "v0")
+    with platform.db.session() as session:  # an ORM delete
+        session.delete(session.get(Person, a.person_id))
+    everyone, first, _ = current()
+    assert everyone == "v0" and first not in (None, "v0")
+
+
+@pytest.mark.parametrize("mode", ["auto", "off"])
+def test_without_a_shared_store_every_request_reads_the_person(backend, mode) -> None:  # type: ignore[no-untyped-def]
+    """Embedded default: an `idp` command in another process bans through the database with
+    its own in-process store; the server must see the ban at once (five-node acceptance)."""
+    from idp.store import MemoryStore
+
+    server = create_app(make_settings(backend, person_cache=mode), store=MemoryStore())
+    command: Platform = create_app(make_settings(backend), store=MemoryStore()).extensions["idp"]
+    platform: Platform = server.extensions["idp"]
+    with platform.db.session() as session:
+        person = Accounts(session, platform.protector, platform.hasher).create(**CITIZEN)
+        person_id, sub = person.id, person.sub
+    client = server.test_client()
+    rp = register(platform, scope=SCOPE)
+    sign_in(client, platform, Citizen(person_id, sub, **{
+        k: v for k, v in CITIZEN.items() if k != "id_type"}))
+    token = tokens(client, rp, Pkce(), scope=SCOPE)["access_token"]
+    warm(client, rp, token)
+    with command.db.session() as session:
+        session.execute(update(Person).where(Person.id == person_id)
+                        .values(status=AccountStatus.BANNED.value))
+    assert refused(client, rp, token)
+    for p in (platform, command):
+        p.db.dispose()
