@@ -29,6 +29,7 @@ from idp.platform import Platform
 from idp.settings import Settings
 from idp.store import MemoryStore, RedisStore, Store
 from tests.browser.chromium import chromium, page  # noqa: F401 - one session browser
+from tests.e2e.stack import DemoStack
 
 BACKEND = os.environ.get("IDP_TEST_BACKEND", "embedded")
 FAST_ARGON2 = {"argon2_memory_kib": 1024, "argon2_time_cost": 1}
@@ -235,3 +236,16 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 50, 100)
+
+
+@pytest.fixture(scope="session")
+def demo_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoStack]:
+    """`idp demo` as real processes (platform + two relying parties), started once for the
+    connector and end-to-end tests: they only add clients and sessions of their own."""
+    from tests.e2e.stack import start_demo
+
+    stack = start_demo(tmp_path_factory.mktemp("demo-var"))
+    try:
+        yield stack
+    finally:
+        stack.stop()
