@@ -36,3 +36,14 @@ def init_app(app: Flask, platform: Platform) -> None:
                      "end_session", "jwks", "openid_configuration"):
         csrf.exempt(f"oidc.{endpoint}")
     app.register_blueprint(bp)
+
+    from authlib.oauth2.rfc6749 import InsecureTransportError
+
+    @app.errorhandler(InsecureTransportError)
+    def _insecure_transport(_exc: InsecureTransportError):  # type: ignore[no-untyped-def]
+        # RFC 6749 §3.1, §3.2: TLS is required (plain http only to loopback, RFC 8252 §7.3).
+        # authlib raises this before its own error handling, which would make it a 500.
+        return server.handle_response(
+            400, {"error": "invalid_request", "error_description": "HTTPS is required."},
+            [("Content-Type", "application/json"), ("Cache-Control", "no-store"),
+             ("Pragma", "no-cache")])

@@ -18,6 +18,7 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -45,6 +46,12 @@ def _json(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
 
 
+@lru_cache(maxsize=64)
+def _encoded_header(alg: str, typ: str, kid: str) -> bytes:
+    """The protected header (RFC 7515 §4), encoded once per key and token type."""
+    return b64(_json({"alg": alg, "typ": typ, "kid": kid}))
+
+
 @dataclass(frozen=True)
 class Signer:
     """One private key with its algorithm; the encoded header is built once per type."""
@@ -54,7 +61,7 @@ class Signer:
     key: Any  # cryptography private key
 
     def header(self, typ: str) -> bytes:
-        return b64(_json({"alg": self.alg, "typ": typ, "kid": self.kid}))
+        return _encoded_header(self.alg, typ, self.kid)
 
     def sign(self, typ: str, claims: dict[str, Any]) -> str:
         signing_input = self.header(typ) + b"." + b64(_json(claims))

@@ -12,7 +12,6 @@ import logging
 from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
-from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Request
 from authlib.oauth2.rfc6749 import OAuth2Request
 from authlib.oauth2.rfc9207 import IssuerParameter
 from flask import Response, g
@@ -22,7 +21,7 @@ from sqlalchemy.orm import Session
 from idp.accounts.models import Person
 from idp.audit import service as audit
 from idp.federation import peer_clients
-from idp.oidc import client_cache, refresh, runtime
+from idp.oidc import client_cache, oauth_request, refresh, runtime
 from idp.oidc.claims import SUPPORTED_SCOPES
 from idp.oidc.client_auth import PrivateKeyJwt
 from idp.oidc.client_credentials import ClientCredentialsGrant
@@ -135,7 +134,8 @@ class IdpAuthorizationServer(AuthorizationServer):
             return request
         # The request object itself, not Flask's context-local proxy: authlib reads the
         # form a dozen times per request, and each read through the proxy costs a lookup.
-        return FlaskOAuth2Request(flask_request._get_current_object())  # type: ignore[attr-defined]
+        return oauth_request.LeanOAuth2Request(
+            flask_request._get_current_object())  # type: ignore[attr-defined]
 
     def handle_response(self, status_code: int, payload: Any, headers: Any) -> Response:
         resp = super().handle_response(status_code, payload, headers)
