@@ -39,13 +39,27 @@ BUDGET = {"cc": (4000, 20, 100), "flow": (300, 30, 8), "refresh": (3000, 20, 40)
 
 
 def server_env(database_url: str, redis_url: str, port: int) -> dict[str, str]:
-    """Production settings: fresh random keys, no debug, argon2id at its defaults."""
+    """Production settings: fresh random keys, no debug, argon2id at its defaults.
+
+    Every run gets its own Store key prefix in the shared bench Redis db: runs started
+    side by side (this, ``bench.micro``, another engineer's) must not see — or, as the
+    FLUSHDB each run once began with did, wipe — each other's login transactions,
+    codes, sessions and rate-limit counters (bench/README.md round 5, flow failures).
+    """
     env = {k: v for k, v in os.environ.items() if not k.startswith("IDP_")}
     env.update(IDP_DATABASE_URL=database_url, IDP_REDIS_URL=redis_url,
+               IDP_REDIS_PREFIX=f"bench-{secrets.token_hex(6)}:",
                IDP_ISSUER=f"http://127.0.0.1:{port}", IDP_SECURE_COOKIES="false",
                IDP_SECRET_KEY=secrets.token_urlsafe(32),
                IDP_DATA_KEY=base64.b64encode(secrets.token_bytes(32)).decode())
     return env
+
+
+def drop_keys(redis_url: str, prefix: str) -> None:
+    """Delete this run's Store keys (only its own prefix: other runs may be going on)."""
+    from idp.store import RedisStore
+
+    RedisStore(redis_url, prefix).flush_prefix()
 
 
 def start_server(env: dict[str, str], server: str, workers: int, threads: int,
@@ -111,6 +125,9 @@ def table(results: dict[str, dict[str, Any]], rss: dict[str, float], meta: dict[
     for name, r in results.items():
         for sample in r.get("error_samples", []):
             lines.append(f"  {name} error: {sample}")
+        if r.get("retries"):
+            lines.append(f"  {name}: {r['retries']} requests re-sent after a closed "
+                         f"connection, e.g. {', '.join(r.get('retry_samples', []))}")
     return "\n".join(lines)
 
 
@@ -164,6 +181,7 @@ def main() -> int:
         finally:
             server.terminate()
             server.wait(timeout=30)
+            drop_keys(redis_url, env["IDP_REDIS_PREFIX"])
     meta = {"server": args.server, "workers": args.workers, "threads": args.threads,
             "concurrency": args.concurrency,
             "cores": os.cpu_count(), "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")}

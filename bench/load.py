@@ -27,13 +27,21 @@ Response = tuple[int, dict[str, list[str]], bytes]
 
 
 class Http:
-    """One keep-alive connection to the server, reopened when the server closes it."""
+    """One keep-alive connection to the server, reopened when the server closes it.
+
+    A request that fails because the server closed the connection is sent once more on a
+    new one. That is safe only when the server never read it (an idle keep-alive
+    connection closed under us); a replayed POST /token or /authorize/resume would fail
+    as a used code or a finished login. Every retry is counted and named in the result,
+    so a failure after one can be told apart from a server error.
+    """
 
     def __init__(self, base: str) -> None:
         parts = urlsplit(base)
         assert parts.hostname in ("127.0.0.1", "localhost", "::1"), "loopback only"
         self.host, self.port = parts.hostname, parts.port or 80
         self.conn = http.client.HTTPConnection(self.host, self.port, timeout=60)
+        self.retried: list[str] = []
 
     def request(self, method: str, path: str, body: str | None = None,
                 headers: dict[str, str] | None = None) -> Response:
@@ -46,7 +54,8 @@ class Http:
                 resp = self.conn.getresponse()
                 data = resp.read()
                 break
-            except (http.client.RemoteDisconnected, ConnectionError, BrokenPipeError):
+            except (http.client.RemoteDisconnected, ConnectionError, BrokenPipeError) as exc:
+                self.retried.append(f"{method} {urlsplit(path).path}: {type(exc).__name__}")
                 self.conn.close()
                 self.conn = http.client.HTTPConnection(self.host, self.port, timeout=60)
                 if attempt == 2:
@@ -87,7 +96,7 @@ class Browser:
 
 def auth_code_flow(http: Http, cfg: dict[str, Any], identifier: str) -> dict[str, Any]:
     """authorize → login form → (consent) → code → token; one fresh browser per flow."""
-    base, redirect_uri = cfg["base"], cfg["redirect_uri"]
+    redirect_uri = cfg["redirect_uri"]
     verifier = secrets.token_urlsafe(48)
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
     query = urlencode({"response_type": "code", "client_id": cfg["client_id"],
@@ -96,6 +105,18 @@ def auth_code_flow(http: Http, cfg: dict[str, Any], identifier: str) -> dict[str
                        "code_challenge": challenge.rstrip(b"=").decode(),
                        "code_challenge_method": "S256"})
     browser = Browser(http)
+    retried = len(http.retried)
+    try:
+        return _flow_steps(http, browser, cfg, identifier, query, verifier)
+    except RuntimeError as exc:
+        if len(http.retried) > retried:  # say so: a replayed request can cause the failure
+            raise RuntimeError(f"{exc} after retrying {http.retried[retried:]}") from exc
+        raise
+
+
+def _flow_steps(http: Http, browser: Browser, cfg: dict[str, Any], identifier: str,
+                query: str, verifier: str) -> dict[str, Any]:
+    base, redirect_uri = cfg["base"], cfg["redirect_uri"]
     status, location, _, data = browser.go("GET", f"{base}/authorize?{query}")
     url = f"{base}/authorize?{query}"
     for _ in range(10):
@@ -187,8 +208,17 @@ def run_threads(scenario: Scenario, count: int, seconds: float,
     lock = threading.Lock()
     deadline = time.monotonic() + seconds
 
+    retries: list[str] = []
+
     def worker(w: int) -> None:
         http = Http(scenario.cfg["base"])
+        try:
+            run_worker(w, http)
+        finally:
+            with lock:
+                retries.extend(http.retried)
+
+    def run_worker(w: int, http: Http) -> None:
         while time.monotonic() < deadline:
             with lock:
                 i = next(counter, None)
@@ -211,7 +241,8 @@ def run_threads(scenario: Scenario, count: int, seconds: float,
     for t in threads:
         t.join()
     return {"elapsed": time.perf_counter() - started, "latencies": latencies,
-            "errors": len(errors), "error_samples": sorted(set(errors))[:5]}
+            "errors": len(errors), "error_samples": sorted(set(errors))[:5],
+            "retries": len(retries), "retry_samples": sorted(set(retries))[:5]}
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -27,7 +27,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 from werkzeug.test import EnvironBuilder
 
-from bench.__main__ import IDP, ROOT, server_env
+from bench.__main__ import IDP, ROOT, drop_keys, server_env
 from bench.forms import forms_of
 from bench.setup import BenchDatabase, seed, services_env
 
@@ -198,7 +198,10 @@ def bench_app(people: int) -> Iterator[tuple[Any, dict[str, Any]]]:
         from idp import create_app
         from idp.settings import Settings
 
-        yield create_app(Settings.from_env(env)), fx
+        try:
+            yield create_app(Settings.from_env(env)), fx
+        finally:
+            drop_keys(redis_url, env["IDP_REDIS_PREFIX"])  # this run's Store keys only
 
 
 def main() -> None:

@@ -32,9 +32,8 @@ def services_env(root: Path) -> tuple[str, str]:
     if "IDP_TEST_DATABASE_URL" not in found or "IDP_TEST_REDIS_URL" not in found:
         sys.exit("bench: no PostgreSQL/Redis; run scripts/services.sh first (make bench does)")
     redis_url = found["IDP_TEST_REDIS_URL"].rsplit("/", 1)[0] + f"/{BENCH_REDIS_DB}"
-    import redis
-
-    redis.Redis.from_url(redis_url).flushdb()  # rate-limit counters of an earlier run
+    # No FLUSHDB: it wiped the Store of any bench running at the same time (its flows
+    # then failed). Each run has its own key prefix instead (bench.__main__.server_env).
     return found["IDP_TEST_DATABASE_URL"], redis_url
 
 

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from idp.crypto import random_token
-from idp.store import Store, get_json, set_json
+from idp.store import Batch, Store, get_json, set_json
 
 
 @dataclass
@@ -44,5 +44,6 @@ class LoginTransactions:
         data = get_json(self._store, f"login-tx:{tx_id}")
         return LoginTransaction(**data) if data else None
 
-    def finish(self, tx_id: str) -> None:
-        self._store.delete(f"login-tx:{tx_id}")
+    def finish(self, tx_id: str, writes: Batch | None = None) -> None:
+        """End the transaction (with ``writes``: queued with the caller's other writes)."""
+        (self._store if writes is None else writes).delete(f"login-tx:{tx_id}")

@@ -35,6 +35,11 @@ class RateLimiter:
         raw = self._store.get(self._key(limit, subject))
         return raw is None or int(raw) < limit.count
 
+    def counts(self, *checks: tuple[Limit, str]) -> list[int]:
+        """Attempts counted for several (limit, subject) pairs, in one Store round trip."""
+        raws = self._store.mget(*(self._key(limit, subject) for limit, subject in checks))
+        return [int(raw) if raw is not None else 0 for raw in raws]
+
     def attempts(self, limit: Limit, subject: str) -> int:
         """Attempts counted in the current window (0 when none)."""
         raw = self._store.get(self._key(limit, subject))

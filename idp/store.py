@@ -11,9 +11,15 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, Protocol
 
 import redis
+
+# A queued write of a `Batch`: ("set", key, value, ttl) | ("delete", *keys)
+# | ("sadd", key, member, ttl).
+Write = tuple[Any, ...]
 
 
 class Store(Protocol):
@@ -34,6 +40,17 @@ class Store(Protocol):
     def pop(self, key: str) -> str | None:
         """Atomically read and delete: whoever pops first wins (single-use codes)."""
 
+    def replace(self, key: str, value: str, ttl: int) -> str | None:
+        """Atomically overwrite an existing key (value and expiry) and return what it held.
+
+        None, and nothing stored, when the key is absent: whoever replaces a value first
+        is the only one to get it (single-use codes that leave a used-marker behind).
+        """
+
+    def write(self, writes: list[Write]) -> None:
+        """Apply queued writes (`Batch`) in one round trip; no other client sees some of
+        them without the others."""
+
     def delete(self, *keys: str) -> None:
         """Remove keys; absent keys are ignored."""
 
@@ -51,6 +68,37 @@ class Store(Protocol):
 
     def ping(self) -> bool:
         """True when the backend answers."""
+
+
+class Batch:
+    """Writes collected during a request and sent together (`batch`): one round trip
+    instead of one per write, for writes whose order against other requests does not
+    matter until the response leaves (the caller flushes before answering)."""
+
+    def __init__(self) -> None:
+        self.writes: list[Write] = []
+
+    def set(self, key: str, value: str, ttl: int) -> None:
+        self.writes.append(("set", key, value, ttl))
+
+    def set_json(self, key: str, value: Any, ttl: int) -> None:
+        self.set(key, json.dumps(value, separators=(",", ":")), ttl)
+
+    def delete(self, *keys: str) -> None:
+        if keys:
+            self.writes.append(("delete", *keys))
+
+    def sadd(self, key: str, member: str, ttl: int) -> None:
+        self.writes.append(("sadd", key, member, ttl))
+
+
+@contextmanager
+def batch(store: Store) -> Iterator[Batch]:
+    """Collect writes and apply them in one round trip when the block ends without error."""
+    queued = Batch()
+    yield queued
+    if queued.writes:
+        store.write(queued.writes)
 
 
 def get_json(store: Store, key: str) -> Any:
@@ -107,6 +155,26 @@ class MemoryStore:
             self._sweep()
             self._data[key] = (value, time.monotonic() + ttl)
 
+    def replace(self, key: str, value: str, ttl: int) -> str | None:
+        with self._lock:
+            old = self._live(key)
+            if old is None:
+                return None
+            self._data[key] = (value, time.monotonic() + ttl)
+            return old if isinstance(old, str) else None
+
+    def write(self, writes: list[Write]) -> None:
+        with self._lock:  # all at once, like MULTI/EXEC
+            self._sweep()
+            for op, key, *args in writes:
+                if op == "set":
+                    self._data[key] = (args[0], time.monotonic() + args[1])
+                elif op == "delete":
+                    for k in (key, *args):
+                        self._data.pop(k, None)
+                else:
+                    self._sadd(key, args[0], args[1])
+
     def add(self, key: str, value: str, ttl: int) -> bool:
         with self._lock:
             if self._live(key) is not None:
@@ -143,10 +211,13 @@ class MemoryStore:
 
     def sadd(self, key: str, member: str, ttl: int) -> None:
         with self._lock:
-            members = self._live(key)
-            members = set(members) if isinstance(members, set) else set()
-            members.add(member)
-            self._data[key] = (members, time.monotonic() + ttl)
+            self._sadd(key, member, ttl)
+
+    def _sadd(self, key: str, member: str, ttl: int) -> None:
+        members = self._live(key)
+        members = set(members) if isinstance(members, set) else set()
+        members.add(member)
+        self._data[key] = (members, time.monotonic() + ttl)
 
     def smembers(self, key: str) -> set[str]:
         with self._lock:
@@ -185,6 +256,23 @@ class RedisStore:
 
     def pop(self, key: str) -> str | None:
         return self._redis.getdel(self._k(key))  # type: ignore[return-value]
+
+    def replace(self, key: str, value: str, ttl: int) -> str | None:
+        # SET … XX GET (Redis ≥ 6.2, like GETDEL): one atomic command.
+        return self._redis.set(self._k(key), value, ex=max(1, ttl), xx=True,  # type: ignore[return-value]
+                               get=True)
+
+    def write(self, writes: list[Write]) -> None:
+        pipe = self._redis.pipeline(transaction=True)  # MULTI/EXEC: all or none visible
+        for op, key, *args in writes:
+            if op == "set":
+                pipe.set(self._k(key), args[0], ex=max(1, args[1]))
+            elif op == "delete":
+                pipe.delete(*(self._k(k) for k in (key, *args)))
+            else:
+                pipe.sadd(self._k(key), args[0])
+                pipe.expire(self._k(key), max(1, args[1]))
+        pipe.execute()
 
     def delete(self, *keys: str) -> None:
         if keys:

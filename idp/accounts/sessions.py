@@ -8,11 +8,12 @@ Idle timeout and absolute lifetime are enforced here.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import asdict, dataclass, field
 
 from idp.crypto import keyed_digest, random_token
-from idp.store import Store, get_json, set_json
+from idp.store import Batch, Store, batch, get_json
 
 COOKIE_NAME = "idp_sso"
 
@@ -57,28 +58,42 @@ class SessionStore:
         return max(1, min(self.idle, s.created + self.absolute - now))
 
     def _save(self, s: SsoSession, now: int) -> None:
-        ttl = self._ttl(s, now)
-        set_json(self._store, f"sso:{s.sid}", asdict(s), ttl)
-        self._store.sadd(f"sso-person:{s.person_id}", s.sid, self.absolute)
+        # The session and its entry in the person's index in one round trip (MULTI/EXEC):
+        # a ban's `end_all` never sees the session without its index entry.
+        with batch(self._store) as writes:
+            writes.set_json(f"sso:{s.sid}", asdict(s), self._ttl(s, now))
+            writes.sadd(f"sso-person:{s.person_id}", s.sid, self.absolute)
 
     def start(self, *, person_id: int, sub: str, epoch: int, amr: list[str], acr: str,
-              pending: list[str] | None = None) -> SsoSession:
+              pending: list[str] | None = None,
+              acting_for: str | None = None) -> SsoSession:
         """Begin a new session (a fresh id every login, against session fixation)."""
         now = int(time.time())
         s = SsoSession(sid=random_token(32), person_id=person_id, sub=sub, epoch=epoch,
                        auth_time=now, amr=amr, acr=acr, created=now, last_seen=now,
-                       pending=list(pending or []))
+                       pending=list(pending or []), acting_for=acting_for)
         self._save(s, now)
         return s
 
-    def load(self, sid: str | None) -> SsoSession | None:
-        """The live session for ``sid``, refreshing its idle timer at most once a minute."""
-        if not sid or len(sid) > 64:
+    @staticmethod
+    def key(sid: str | None) -> str | None:
+        """The Store key of session ``sid`` (None for no or a malformed id), so a caller can
+        read it in the same `Store.mget` as other keys and pass the value to `load`."""
+        return f"sso:{sid}" if sid and len(sid) <= 64 else None
+
+    def load(self, sid: str | None, raw: str | None | object = ...) -> SsoSession | None:
+        """The live session for ``sid``, refreshing its idle timer at most once a minute.
+
+        ``raw``: the value of `key` when the caller already read it.
+        """
+        key = self.key(sid)
+        if key is None:
             return None
-        data = get_json(self._store, f"sso:{sid}")
-        if data is None:
+        if raw is ...:
+            raw = self._store.get(key)
+        if not isinstance(raw, str):
             return None
-        s = SsoSession(**data)
+        s = SsoSession(**json.loads(raw))
         now = int(time.time())
         if now - s.created >= self.absolute or now - s.last_seen >= self.idle:
             self.end(sid)
@@ -102,9 +117,11 @@ class SessionStore:
             s.acr = acr
         self.update(s)
 
-    def add_client(self, sid: str, client_id: str) -> None:
-        """Remember that ``client_id`` holds tokens from this session."""
-        self._store.sadd(f"sso-clients:{sid}", client_id, self.absolute)
+    def add_client(self, sid: str, client_id: str, writes: Batch | None = None) -> None:
+        """Remember that ``client_id`` holds tokens from this session (with ``writes``:
+        queued with the caller's other Store writes)."""
+        target = self._store if writes is None else writes
+        target.sadd(f"sso-clients:{sid}", client_id, self.absolute)
 
     def clients(self, sid: str) -> set[str]:
         return self._store.smembers(f"sso-clients:{sid}")

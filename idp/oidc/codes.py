@@ -2,20 +2,26 @@
 
 RFC 6749 §4.1.2: "If an authorization code is used more than once, the authorization server
 MUST deny the request and SHOULD revoke (when possible) all tokens previously issued based
-on that authorization code." A code is taken with `Store.pop` (whoever pops first wins) and
-leaves a marker naming the grant id (``gid``) its tokens carry; a second redemption finds
-the marker and revokes that grant. The code itself is never stored in clear: the Store key
-is its keyed digest.
+on that authorization code." A code is redeemed with `Store.replace`: one atomic command
+swaps the code for a used-marker naming the grant id (``gid``) its tokens carry, and only
+the first redemption gets the code back; a later one gets the marker and revokes that
+grant. The code itself is never stored in clear: the Store key is its keyed digest.
+
+The marker is written before the code is read, so it must not depend on the code's
+content: the grant id is derived from the code (keyed, like the key), and the marker names
+the client presenting the code — corrected afterwards in the rare case that is not the
+code's own client, so a reuse is audited against the client the code was issued to.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from idp.crypto import keyed_digest, random_token
-from idp.store import Store, get_json, pop_json, set_json
+from idp.store import Batch, Store, set_json
 
 USED_MARKER_TTL = 24 * 3600  # how long a reuse can still revoke the grant
 
@@ -60,6 +66,16 @@ class AuthorizationCode:
         return self.amr
 
 
+@dataclass(frozen=True)
+class Redemption:
+    """What presenting a code found: the code (redeemed now), or the grant of a code
+    redeemed before (``reused``: ``gid`` and ``client_id``), or neither (unknown,
+    expired)."""
+
+    code: AuthorizationCode | None = None
+    reused: dict[str, Any] | None = None
+
+
 class CodeStore:
     def __init__(self, store: Store, secret_key: str, ttl: int) -> None:
         self._store = store
@@ -69,27 +85,66 @@ class CodeStore:
     def _digest(self, code: str) -> str:
         return keyed_digest(self._secret, f"code\x00{code}")
 
-    def save(self, code: str, data: AuthorizationCode) -> None:
-        set_json(self._store, f"oidc-code:{self._digest(code)}", asdict(data), self.ttl)
+    def _gid(self, digest: str) -> str:
+        """The grant id of a code: derived, so the used-marker can be written blind."""
+        return keyed_digest(self._secret, f"gid\x00{digest}")[:32]
 
-    def take(self, code: str) -> AuthorizationCode | None:
-        """Redeem ``code`` once; later attempts find only the used-marker (`reused_grant`)."""
-        if not isinstance(code, str) or not code or len(code) > 128:
-            return None
+    def save(self, code: str, data: AuthorizationCode, writes: Batch | None = None) -> None:
+        """Store ``code``; with ``writes``, queued with the request's other Store writes."""
         digest = self._digest(code)
-        data = pop_json(self._store, f"oidc-code:{digest}")
-        if data is None:
-            return None
-        found = AuthorizationCode(**data)
-        set_json(self._store, f"oidc-code-used:{digest}",
-                 {"gid": found.gid, "client_id": found.client_id}, USED_MARKER_TTL)
-        if found.issued_at + self.ttl < time.time():
-            return None
-        return found
+        data.gid = self._gid(digest)
+        key = f"oidc-code:{digest}"
+        if writes is not None:
+            writes.set_json(key, asdict(data), self.ttl)
+        else:
+            set_json(self._store, key, asdict(data), self.ttl)
 
-    def reused_grant(self, code: str) -> dict[str, str] | None:
-        """The grant a code already redeemed belongs to, or None for an unknown code."""
+    def redeem(self, code: str, client_id: str) -> Redemption:
+        """Redeem ``code`` once, presented by ``client_id``: one Store command (one more
+        for a reuse, or for a code presented by a client it was not issued to).
+
+        The caller still checks that the code belongs to ``client_id``; a code presented
+        by another client is burned all the same, as a stolen code must be.
+        """
         if not isinstance(code, str) or not code or len(code) > 128:
-            return None
-        found = get_json(self._store, f"oidc-code-used:{self._digest(code)}")
-        return found if isinstance(found, dict) else None
+            return Redemption()
+        digest = self._digest(code)
+        key = f"oidc-code:{digest}"
+        marker = self._marker(self._gid(digest), client_id, int(time.time()) + USED_MARKER_TTL)
+        raw = self._store.replace(key, marker, USED_MARKER_TTL)
+        data = _json_object(raw)
+        if data is None:
+            return Redemption()
+        if data.get("used"):
+            self._restore(key, raw, data)  # a reuse leaves the first marker as it was
+            return Redemption(reused=data)
+        found = AuthorizationCode(**data)
+        if found.client_id != client_id or found.gid != self._gid(digest):
+            self._store.set(key, self._marker(found.gid, found.client_id,
+                                              int(time.time()) + USED_MARKER_TTL),
+                            USED_MARKER_TTL)
+        if found.issued_at + self.ttl < time.time():
+            return Redemption()
+        return Redemption(code=found)
+
+    @staticmethod
+    def _marker(gid: str, client_id: str, until: int) -> str:
+        return json.dumps({"used": 1, "gid": gid, "client_id": client_id, "until": until},
+                          separators=(",", ":"))
+
+    def _restore(self, key: str, raw: str | None, data: dict[str, Any]) -> None:
+        left = int(data.get("until", 0)) - int(time.time())
+        if raw is not None and left > 0:
+            self._store.set(key, raw, left)
+        else:
+            self._store.delete(key)
+
+
+def _json_object(raw: str | None) -> dict[str, Any] | None:
+    if raw is None:
+        return None
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None

@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, ScalarSelect, select
 from sqlalchemy.orm import Session
 
 from idp.realname.models import AgreementAcceptance
@@ -70,6 +70,15 @@ def latest(session: Session, person_id: int) -> AgreementAcceptance | None:
         select(AgreementAcceptance).where(AgreementAcceptance.person_id == person_id)
         .order_by(AgreementAcceptance.accepted_at.desc(), AgreementAcceptance.id.desc())
         .limit(1)).first()
+
+
+def latest_version_query(person_id: ColumnElement[int]) -> ScalarSelect[str]:
+    """The version `latest` would return, as a scalar subquery (NULL: never signed), so a
+    caller can read it in one statement with its own columns (the login's pending steps)."""
+    table = AgreementAcceptance.__table__  # Core: no ORM loading for one value
+    return (select(table.c.version).where(table.c.person_id == person_id)
+            .order_by(table.c.accepted_at.desc(), table.c.id.desc())
+            .limit(1).scalar_subquery())
 
 
 def needs_resign(session: Session, person_id: int, current_version: str) -> bool:

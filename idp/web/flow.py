@@ -14,7 +14,7 @@ from flask import Response, g, make_response, redirect, request, url_for
 from sqlalchemy.orm import Session
 
 from idp.accounts.lockout import Guards
-from idp.accounts.login import Login
+from idp.accounts.login import Login, pending_steps
 from idp.accounts.models import Person
 from idp.accounts.service import Accounts
 from idp.accounts.sessions import COOKIE_NAME, SsoSession
@@ -24,7 +24,6 @@ from idp.i18n import SUPPORTED
 from idp.login_tx import LoginTransaction
 from idp.oidc.logout import LogoutNotice, end_browser_session
 from idp.platform import current_platform
-from idp.realname import agreements
 from idp.web.sso import (
     acr_for_level,
     clear_sso_cookie,
@@ -156,20 +155,12 @@ def begin_session(db: Session, person: Person, amr: list[str],
     or less (QR from an app signed in more weakly) than it (DESIGN.md "Assurance").
     ``acting_for``: the credit code the method itself proved (enterprise certificate).
     """
-    pending = []
-    if totp(db).enabled(person):
-        pending.append("totp")
-    if person.must_change_password:
-        pending.append("password_change")
-    if agreements.needs_resign(db, person.id, current_platform().settings.agreement_version):
-        pending.append("agreement")  # a new service agreement version (issue 3 item 6)
+    pending = pending_steps(db, person, current_platform().settings.agreement_version)
     sessions = current_platform().sessions
     level = person.realname_level if level is None else level
     s = sessions.start(person_id=person.id, sub=person.sub, epoch=person.security_epoch,
-                       amr=amr, acr=acr_for_level(level), pending=pending)
-    if acting_for:
-        s.acting_for = acting_for
-        sessions.update(s)
+                       amr=amr, acr=acr_for_level(level), pending=pending,
+                       acting_for=acting_for or None)
     old = current_sso(include_pending=True)
     if old is not None and old.sid != s.sid:
         if old.person_id == person.id:

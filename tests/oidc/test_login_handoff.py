@@ -217,3 +217,45 @@ def test_prompt_none_combined_is_invalid_request(client, platform, citizen, prom
     sign_in(client, platform, citizen)
     got = query(authorize(client, auth_params(rp, Pkce(), prompt=prompt)).location)
     assert got["error"] == "invalid_request"
+
+
+def test_client_disabled_during_login_is_refused_at_resume(client, platform, citizen):
+    """authorize.RequestServer reads the client once per request: a client disabled
+    between /authorize and /authorize/resume is still refused at the resume."""
+    from sqlalchemy import update
+
+    from idp.oidc.models import Client
+
+    rp = register(platform)
+    tx = _tx(platform, authorize(client, auth_params(rp, Pkce())))
+    sign_in(client, platform, citizen)
+    with platform.db.session() as session:
+        session.execute(update(Client).where(Client.client_id == rp.client_id)
+                        .values(disabled=True))
+    resp = _resume(client, tx)
+    assert resp.status_code == 400 and resp.location is None
+    assert "未知的应用" in resp.get_data(as_text=True)
+
+
+def test_resume_reads_and_writes_the_store_once_each(client, platform, citizen, monkeypatch):
+    """Issue 2 "Performance": the login transaction, then the client-cache version with the
+    session in one read, and the code with the transaction's end and the session's client
+    list in one write (a Redis round trip each)."""
+    rp = register(platform)
+    pkce = Pkce()
+    tx = _tx(platform, authorize(client, auth_params(rp, pkce)))
+    sign_in(client, platform, citizen)
+    calls: list[str] = []
+    for name in ("get", "mget", "set", "add", "pop", "replace", "write", "delete", "incr",
+                 "ttl", "sadd", "smembers"):
+        original = getattr(platform.store, name)
+        monkeypatch.setattr(platform.store, name,
+                            lambda *a, _f=original, _n=name, **kw: (calls.append(_n),
+                                                                     _f(*a, **kw))[1])
+    resp = _resume(client, tx)
+    assert "code" in query(resp.location)
+    assert calls == ["get", "mget", "write"]
+    monkeypatch.undo()
+    assert redeem(client, rp, query(resp.location)["code"], pkce).status_code == 200
+    assert platform.login_txs.load(tx.id) is None
+    assert rp.client_id in platform.sessions.clients(client.get_cookie("idp_sso").value)

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from idp.store import get_json, pop_json, set_json
+from idp.store import batch, get_json, pop_json, set_json
 
 
 @pytest.fixture
@@ -123,3 +123,47 @@ def test_json_helpers(store):
 
 def test_ping(store):
     assert store.ping() is True
+
+
+def test_replace_overwrites_only_an_existing_key_and_returns_the_old_value(store):
+    assert store.replace("absent", "x", 60) is None
+    assert store.get("absent") is None  # nothing stored for an absent key
+    store.set("code", "payload", 5)
+    assert store.replace("code", "used", 100) == "payload"
+    assert store.get("code") == "used"
+    assert 90 < store.ttl("code") <= 100  # the new expiry replaces the old
+    assert store.replace("code", "used again", 100) == "used"
+
+
+def test_concurrent_replace_has_one_winner(store):
+    store.set("once", "code", 60)
+    results: list[str | None] = []
+    threads = [threading.Thread(target=lambda: results.append(store.replace("once", "used", 60)))
+               for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results.count("code") == 1 and results.count("used") == 7
+
+
+def test_batch_applies_its_writes_together_at_the_end(store):
+    store.set("old", "v", 60)
+    with batch(store) as writes:
+        writes.set("a", "1", 60)
+        writes.set_json("j", {"k": 1}, 60)
+        writes.sadd("s", "m", 60)
+        writes.delete("old", "absent")
+        assert store.get("a") is None and store.get("old") == "v"  # nothing sent yet
+    assert store.mget("a", "old") == ["1", None]
+    assert get_json(store, "j") == {"k": 1}
+    assert store.smembers("s") == {"m"} and 50 < store.ttl("s") <= 60
+
+
+def test_batch_is_dropped_when_the_block_fails(store):
+    with pytest.raises(RuntimeError), batch(store) as writes:
+        writes.set("a", "1", 60)
+        raise RuntimeError
+    assert store.get("a") is None
+    with batch(store):
+        pass  # an empty batch sends nothing

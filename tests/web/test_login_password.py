@@ -170,3 +170,24 @@ def test_legacy_hash_is_upgraded_at_login(client, make_citizen, platform):
     assert login(client, c.id_number, "Legacy-Pass1").status_code == 302
     with platform.db.session() as db:
         assert db.get(Person, c.person_id).password_hash.startswith("$argon2id$")
+
+
+def test_password_login_reads_its_counters_once_and_writes_the_session_once(
+        client, citizen, platform, monkeypatch):
+    """Issue 2 "Performance": address budget, lock and failures in one read (lockout.Standing),
+    no write to forgive failures that were never counted, the session and its index in one
+    write — the lockout behaviour itself is the tests above."""
+    tx = make_tx(platform)
+    calls: list[str] = []
+    for name in ("get", "mget", "set", "add", "pop", "replace", "write", "delete", "incr",
+                 "ttl", "sadd", "smembers"):
+        original = getattr(platform.store, name)
+        monkeypatch.setattr(platform.store, name,
+                            lambda *a, _f=original, _n=name, **kw: (calls.append(_n),
+                                                                     _f(*a, **kw))[1])
+    resp = login(client, citizen.id_number, citizen.password, url=f"/login?tx={tx.id}")
+    assert resp.status_code == 302
+    assert calls == ["get", "mget", "write"]
+    monkeypatch.undo()
+    s = platform.sessions.load(sso_cookie(client))
+    assert s is not None and s.sid in platform.sessions.sessions_of(citizen.person_id)
