@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, mapped_column, sessionmaker
+from sqlalchemy.orm.attributes import instance_dict
 from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
@@ -28,6 +29,9 @@ NAMING_CONVENTION = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+_M = TypeVar("_M", bound=Base)
 
 
 class UTCDateTime(TypeDecorator[dt.datetime]):
@@ -51,6 +55,17 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+def loaded_copy(cls: type[_M], values: Mapping[str, Any]) -> _M:
+    """A transient ``cls`` holding ``values``, built as the ORM's loader builds a row's
+    object (values in the instance dict, no attribute events): a read-only copy. The
+    constructor's per-attribute instrumentation costs 10-15 times more, which shows on
+    the token hot paths (bench/README.md, round 5)."""
+    cls.registry.configure()  # the first use in a process may precede any ORM query
+    obj = cls.__mapper__.class_manager.new_instance()
+    instance_dict(obj).update(values)
+    return obj
 
 
 CreatedAt = Annotated[dt.datetime, mapped_column(UTCDateTime(), default=utcnow)]

@@ -11,39 +11,94 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Insert,
+    Table,
+    Text,
+    bindparam,
+    cast,
+    func,
+    insert,
+    literal_column,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from idp.audit.models import AuditHead, AuditRecord
-from idp.db import utcnow
+from idp.db import loaded_copy, utcnow
 
 GENESIS = "0" * 64
 # Statements built once (hot paths audit every token issued).
-_HEAD = AuditHead.__table__
+_HEAD: Table = AuditHead.__table__  # type: ignore[assignment]
+_RECORD: Table = AuditRecord.__table__  # type: ignore[assignment]
 _BUMP = (update(_HEAD).where(_HEAD.c.id == 1).values(seq=_HEAD.c.seq + 1)
          .returning(_HEAD.c.seq, _HEAD.c.last_hash))
 _LINK = update(_HEAD).where(_HEAD.c.id == 1).values(last_hash=bindparam("digest"))
-_INSERT = insert(AuditRecord.__table__)
-_FIELDS = ("seq", "at", "actor", "action", "target", "outcome", "address", "details",
-           "prev_hash", "hash")
-# PostgreSQL: the insert and the link in one statement (a data-modifying CTE runs even when
-# the outer statement does not read it), so an append is two round trips instead of three.
-# Bind names are prefixed: a name equal to one of audit_head's columns would become a SET.
-_INSERT_AND_LINK = (
-    update(_HEAD).where(_HEAD.c.id == 1).values(last_hash=bindparam("a_hash"))
-    .add_cte(insert(AuditRecord.__table__)
-             .values({name: bindparam(f"a_{name}") for name in _FIELDS}).cte("appended")))
+_INSERT = insert(_RECORD)
+_GIVEN = ("at", "actor", "action", "target", "outcome", "address", "details")
+
+
+def _append_statement() -> Insert:
+    """PostgreSQL: the whole append as one statement (R-53; bench/README.md round 5).
+
+    ``prev`` locks the head row (FOR UPDATE: under READ COMMITTED a concurrent append makes
+    it wait, then read the head as that append committed it), so appends stay ordered by
+    the head's row lock as before. ``bumped`` advances the head and computes the record's
+    hash in SQL — ``sha256(prev_hash || body)`` over the UTF-8 bytes, ``body`` being
+    `_digest`'s JSON array: ``"[" || seq || "," || tail``, where ``tail`` is the rest of
+    that array serialised by Python (`_tail`), so the bytes are the ones `verify_chain`
+    recomputes. Its RETURNING hands the new seq, the previous hash and the new hash to the
+    INSERT of the record (one row lock, one round trip; no head: nothing inserted).
+    """
+    # Constants inline, not bound: fewer parameters to process on every append.
+    prev = (select(_HEAD.c.id, _HEAD.c.seq, _HEAD.c.last_hash)
+            .where(_HEAD.c.id == literal_column("1")).with_for_update().cte("prev"))
+    seq = prev.c.seq + literal_column("1")
+    body: ColumnElement[str] = (literal_column("'['") + cast(seq, Text) + literal_column("','")
+            + bindparam("a_tail", type_=Text))
+    digest = func.encode(func.sha256(func.convert_to(prev.c.last_hash + body,
+                                                     literal_column("'UTF8'"))),
+                         literal_column("'hex'"))
+    bumped = (update(_HEAD).where(_HEAD.c.id == prev.c.id).values(seq=seq, last_hash=digest)
+              .returning(_HEAD.c.seq, prev.c.last_hash.label("prev_hash"),
+                         _HEAD.c.last_hash.label("hash"))
+              .cte("bumped"))
+    # Bind names are prefixed: a name equal to one of audit_head's columns would become a SET.
+    given = [bindparam(f"a_{name}", type_=_RECORD.c[name].type) for name in _GIVEN]
+    return (insert(_RECORD)
+            .from_select(["seq", *_GIVEN, "prev_hash", "hash"],
+                         select(bumped.c.seq, *given, bumped.c.prev_hash, bumped.c.hash))
+            .returning(_RECORD.c.seq, _RECORD.c.prev_hash, _RECORD.c.hash))
+
+
+_APPEND = _append_statement()
+
+
+def _serialise(items: list[Any]) -> str:
+    return json.dumps(items, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
 def _digest(prev_hash: str, seq: int, at: dt.datetime, actor: str, action: str, target: str,
             outcome: str, address: str, details: dict[str, Any]) -> str:
-    body = json.dumps(
-        [seq, at.astimezone(dt.UTC).isoformat(timespec="microseconds"), actor, action, target,
-         outcome, address, details],
-        ensure_ascii=False, sort_keys=True, separators=(",", ":"),
-    )
+    body = _serialise([seq, *_fields(at, actor, action, target, outcome, address, details)])
     return hashlib.sha256((prev_hash + body).encode()).hexdigest()
+
+
+def _fields(at: dt.datetime, actor: str, action: str, target: str, outcome: str,
+            address: str, details: dict[str, Any]) -> list[Any]:
+    """The hashed fields after ``seq``, in order (``at`` as UTC ISO 8601, microseconds)."""
+    return [at.astimezone(dt.UTC).isoformat(timespec="microseconds"), actor, action, target,
+            outcome, address, details]
+
+
+def _tail(**fields: Any) -> str:
+    """`_digest`'s body without its opening ``[seq,``: a JSON array's elements are joined by
+    "," and an int serialises as its decimal digits, so ``"[" + str(seq) + "," + tail`` is
+    exactly ``_serialise([seq, *fields])`` (`_APPEND` adds the prefix in SQL)."""
+    return _serialise(_fields(**fields))[1:]
 
 
 def record(session: Session, *, actor: str, action: str, target: str = "",
@@ -51,26 +106,42 @@ def record(session: Session, *, actor: str, action: str, target: str = "",
            details: dict[str, Any] | None = None) -> AuditRecord:
     """Append one event in the caller's transaction, so it commits with the operation."""
     details = details or {}
+    given = dict(at=utcnow(), actor=actor, action=action, target=target, outcome=outcome,
+                 address=address, details=details)
     # Row lock on the head (PostgreSQL) / write lock (SQLite) orders concurrent appends.
-    # Core statements: bump-and-read, then insert and link (one CTE statement on
-    # PostgreSQL, two elsewhere) — hot paths audit.
+    if session.get_bind().dialect.name == "postgresql":
+        values = _append_in_one(session, given)
+    else:
+        values = _append_in_three(session, given)
+    session.flush()  # as before: the caller's pending changes are written with the event
+    return loaded_copy(AuditRecord, values)
+
+
+def _append_in_one(session: Session, given: dict[str, Any]) -> dict[str, Any]:
+    """PostgreSQL: one statement (`_APPEND`); the head is created on the very first append."""
+    params = {f"a_{k}": v for k, v in given.items()}
+    params["a_tail"] = _tail(**given)
+    row = session.execute(_APPEND, params).first()
+    if row is None:  # no head yet
+        _create_head(session)
+        row = session.execute(_APPEND, params).first()
+        assert row is not None
+    return dict(seq=int(row.seq), **given, prev_hash=row.prev_hash, hash=row.hash)
+
+
+def _append_in_three(session: Session, given: dict[str, Any]) -> dict[str, Any]:
+    """Other databases: bump-and-read the head, insert the record, link the head."""
     head = _bump_head(session)
     if head is None:
         _create_head(session)
         head = _bump_head(session)
         assert head is not None
     seq, prev_hash = head
-    at = utcnow()
-    digest = _digest(prev_hash, seq, at, actor, action, target, outcome, address, details)
-    values = dict(seq=seq, at=at, actor=actor, action=action, target=target, outcome=outcome,
-                  address=address, details=details, prev_hash=prev_hash, hash=digest)
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(_INSERT_AND_LINK, {f"a_{k}": v for k, v in values.items()})
-    else:
-        session.execute(_INSERT, values)
-        session.execute(_LINK, {"digest": digest})
-    session.flush()  # as before: the caller's pending changes are written with the event
-    return AuditRecord(**values)
+    digest = _digest(prev_hash, seq, **given)
+    values = dict(seq=seq, **given, prev_hash=prev_hash, hash=digest)
+    session.execute(_INSERT, values)
+    session.execute(_LINK, {"digest": digest})
+    return values
 
 
 def _bump_head(session: Session) -> tuple[int, str] | None:

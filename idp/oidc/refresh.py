@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from idp.accounts.models import Person
 from idp.audit import service as audit
 from idp.crypto import keyed_digest, random_token
-from idp.db import utcnow
+from idp.db import loaded_copy, utcnow
 from idp.oidc.client_auth import ALL_METHODS
 from idp.oidc.models import RefreshToken
 from idp.oidc.revoked import RevocationList
@@ -123,8 +123,8 @@ def find_with_person(session: Session, secret_key: str, token: object
         return None
     values = row._asdict()
     person_values = {c.name: values.pop(f"p_{c.name}") for c in _PERSON_COLUMNS}
-    person = Person(**person_values) if person_values["id"] is not None else None
-    return RefreshToken(**values), person
+    person = loaded_copy(Person, person_values) if person_values["id"] is not None else None
+    return loaded_copy(RefreshToken, values), person
 
 
 def is_live(row: RefreshToken) -> bool:

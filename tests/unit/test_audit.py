@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 
 import pytest
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, event, select, update
 
-from idp.audit.models import AuditRecord
+from idp.audit import service as audit_service
+from idp.audit.models import AuditHead, AuditRecord
 from idp.audit.service import record, verify_chain
+from tests.conftest import BACKEND
 
 
 def _append(platform, n: int, actor: str = "cli:test") -> None:  # type: ignore[no-untyped-def]
@@ -36,27 +39,113 @@ def test_record_rolls_back_with_its_operation(platform):
         assert verify_chain(s).ok
 
 
-def test_concurrent_appends_keep_one_valid_chain(platform):
-    """Two threads, each with its own sessions (on postgres: real concurrent transactions)."""
+def _append_concurrently(platform, threads: int, each: int) -> None:  # type: ignore[no-untyped-def]
+    """``threads`` threads, each with its own sessions (on postgres: real concurrent
+    transactions, all released at once), each appending ``each`` records."""
     errors: list[BaseException] = []
+    start = threading.Barrier(threads)
 
     def work(actor: str) -> None:
         try:
-            _append(platform, 15, actor)
+            start.wait()
+            _append(platform, each, actor)
         except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
             errors.append(exc)
 
-    threads = [threading.Thread(target=work, args=(f"t{n}",)) for n in range(2)]
-    for t in threads:
+    workers = [threading.Thread(target=work, args=(f"t{n}",)) for n in range(threads)]
+    for t in workers:
         t.start()
-    for t in threads:
-        t.join()
+    for t in workers:
+        t.join(60)
     assert errors == []
+
+
+def test_concurrent_appends_keep_one_valid_chain(platform):
+    _append_concurrently(platform, 2, 15)
     with platform.db.session() as s:
         result = verify_chain(s)
         assert result.ok and result.checked == 30
         actors = s.scalars(select(AuditRecord.actor)).all()
         assert sorted(set(actors)) == ["t0", "t1"]
+
+
+def test_many_concurrent_appends_verify_and_tampering_is_named(platform, idp_cli):
+    """The head's row lock orders appends (on PostgreSQL, the one-statement append: its
+    FOR UPDATE waits, then reads the head as the other append committed it)."""
+    _append_concurrently(platform, 6, 20)
+    with platform.db.session() as s:
+        seqs = s.scalars(select(AuditRecord.seq).order_by(AuditRecord.seq)).all()
+        head = s.get(AuditHead, 1)
+        last = s.get(AuditRecord, 120)
+        assert seqs == list(range(1, 121))
+        assert head is not None and last is not None
+        assert (head.seq, head.last_hash) == (120, last.hash)
+    result = idp_cli("audit", "verify")
+    assert result.exit_code == 0, result.stderr
+    assert "audit chain intact: 120 records" in result.output
+    _tamper(platform, update(AuditRecord).where(AuditRecord.seq == 57)
+            .values(actor="someone else"))
+    result = idp_cli("audit", "verify")
+    assert result.exit_code == 1
+    assert "audit chain BROKEN at record 57: record altered" in result.stderr
+
+
+# Fields that exercise the serialisation: non-ASCII (kept as UTF-8, not \u-escaped), quotes,
+# backslashes, control characters, nested and unsorted keys, numbers, null, booleans.
+_AWKWARD = [
+    dict(actor="staff:张三", action="account:test", target="person:1", outcome="success",
+         address="2001:db8::1", details={"z": 1, "a": [True, None, 1.5], "名": "王\"五\\"}),
+    dict(actor="cli:test", action="account:test", target='t"\n', outcome="failure",
+         address="", details={"nested": {"b": "\u0000\t\n", "a": "😀"}, "é": -2}),
+    dict(actor="cli:test", action="account:test", target="", outcome="success", address="",
+         details={}),
+]
+# The chain those fields make at these times, computed once: the same bytes on SQLite (hashed
+# by Python) and PostgreSQL (hashed in SQL by the one-statement append), so the chain is
+# identical in form on both backends and `idp audit verify` reads either.
+_AWKWARD_HASHES = [
+    "f56f02ec46942e9df856168705b54cd5cb5b9cb1321e570fd1f64311a94f5266",
+    "38fbb7fffae9b2e1f2ddf35dce79487f81308fc207055afa1b6039f1051b2f9b",
+    "44e5bffa02e03654230c126df2c1beb9f42a4581855c27310ecdef5ad6653cd2",
+]
+
+
+def test_chain_is_byte_identical_on_both_backends(platform, monkeypatch):
+    times = iter(dt.datetime(2026, 11, 22, 13, 0, s, 5 * s, tzinfo=dt.UTC) for s in range(3))
+    monkeypatch.setattr(audit_service, "utcnow", lambda: next(times))
+    for fields in _AWKWARD:
+        with platform.db.session() as s:
+            returned = record(s, **fields)
+        with platform.db.session() as s:
+            stored = s.get(AuditRecord, returned.seq)
+            assert stored is not None and stored.hash == returned.hash
+    with platform.db.session() as s:
+        rows = s.scalars(select(AuditRecord).order_by(AuditRecord.seq)).all()
+        assert [r.hash for r in rows] == _AWKWARD_HASHES
+        assert rows[0].actor == "staff:张三" and rows[1].details["nested"]["a"] == "😀"
+        assert verify_chain(s).ok
+
+
+def test_append_statements(platform):
+    """One statement per append on PostgreSQL (bench/README.md round 5), three elsewhere;
+    the first append of an empty chain creates the head on either."""
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, *args):  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    _append(platform, 1)
+    event.listen(platform.db.engine, "before_cursor_execute", count)
+    try:
+        with platform.db.session() as s:
+            before = len(statements)
+            record(s, actor="cli:test", action="account:test")
+            appended = len(statements) - before
+    finally:
+        event.remove(platform.db.engine, "before_cursor_execute", count)
+    assert appended == (1 if BACKEND == "postgres" else 3)
+    with platform.db.session() as s:
+        assert verify_chain(s) == audit_service.ChainCheck(True, 2)
 
 
 def test_verify_command_reports_intact_chain(platform, idp_cli):
