@@ -5,20 +5,33 @@ Userinfo and introspection keep the persons they read in process memory
 with the current ones, read in the same Store round trip as the revocation list. So every
 committed change to what such a copy holds (`WATCHED`: status — ban, unban, closure —
 ``security_epoch`` — password reset, ban — and the claim columns: name, phone, document,
-real-name level) must replace the person's version; `watch` does it after the commit of every
-unit of work of the node's session factory that changed one:
+real-name level) must replace the person's version; `watch` does it for every unit of work of
+the node's session factory that changed one:
 
 - ORM changes: any watched attribute of a dirty ``Person``, or a deleted one (``after_flush``);
-- ORM-enabled Core statements, ``session.execute(update(Person)…)`` / ``delete(Person)``:
-  the person named by ``Person.id == …`` / ``Person.id.in_(…)``, any other ``WHERE`` (or raw
-  SQL text touching the table) replaces the version of *every* person (`ALL_KEY`).
+- Core statements, ORM-enabled or on the plain table — ``session.execute(update(Person)…)``,
+  ``update(Person.__table__)…``, ``delete(…)``: the person named by ``Person.id == …`` /
+  ``Person.id.in_(…)``; any other ``WHERE``, an upsert (``INSERT … ON CONFLICT``), or raw SQL
+  text that writes and names the table replaces the version of *every* person (`ALL_KEY`).
 
-After the commit, never before: a reader reads the versions before the row, so a copy read
-while a writer commits is stored under the old version, and the writer's new version makes
-the next request read again. A missing key never means "unchanged" — Redis may have been
-flushed or evicted it, or it expired: `ensure` gives it a fresh random value (SET NX, so a
-concurrent writer's value wins) before the reader reads the row. Values are random, never
-counters, so a key recreated after a flush cannot repeat a value cached before it.
+Twice: when the change is made (before the commit) and after the commit of the *root*
+transaction.
+
+- Before: so a Store that fails makes the write fail (the error propagates, the transaction
+  rolls back) instead of leaving copies trusted for `person_cache.MAX_AGE` after a ban or a
+  password reset (fail closed).
+- After, never only before: a reader reads the versions before the row, so a copy read while
+  a writer commits is stored under the (early) version, and the writer's post-commit version
+  makes the next request read again. Only the root transaction's commit counts: SQLAlchemy
+  also fires ``after_commit`` when a SAVEPOINT is released (``begin_nested``), while the
+  outer transaction — and the change — is still uncommitted; the marks are kept until the
+  real commit (or dropped by the root's rollback; a rolled-back savepoint keeps them: one
+  bump too many is harmless, one too few is not).
+
+A missing key never means "unchanged" — Redis may have been flushed or evicted it, or it
+expired: `ensure` gives it a fresh random value (SET NX, so a concurrent writer's value wins)
+before the reader reads the row. Values are random, never counters, so a key recreated after
+a flush cannot repeat a value cached before it.
 
 Writers outside the session factory (a raw connection) are not seen: there are none
 (`grep`), and `idp.oidc.person_cache.MAX_AGE` bounds what a missed change could cost.
@@ -52,7 +65,14 @@ WATCHED = ("sub", "id_type", "id_number_enc", "name_enc", "phone_enc", "status",
            "realname_level", "security_epoch")
 _PENDING = "accounts.person_versions"  # session.info: ids changed, or ALL_KEY
 _TABLE = Person.__table__  # type: ignore[attr-defined]
-_RAW_WRITE = re.compile(r"\b(update|delete\s+from)\s+\"?person\"?(\s|$)", re.IGNORECASE)
+# Raw SQL text: a statement that may change existing rows (``FOR UPDATE`` locks, it does not
+# write) and names the table, quoted or schema-qualified (``"public"."person"``; not
+# ``person_link`` nor ``person_id``). Erring on the side of a bump: it only costs a re-read.
+_RAW_WRITES = re.compile(
+    r"\b(update|delete|merge|truncate|upsert)\b|\b(replace\s+into|or\s+replace|on\s+conflict"
+    r"|on\s+duplicate)\b", re.IGNORECASE)
+_RAW_LOCK = re.compile(r"\bfor\s+(no\s+key\s+)?update\b", re.IGNORECASE)
+_RAW_PERSON = re.compile(r"(?<![\w$])person(?![\w$])", re.IGNORECASE)
 
 
 def key(person_id: int) -> str:
@@ -89,10 +109,6 @@ def bump(store: Store, changed: Iterable[int | str]) -> None:
         store.set(name, random_token(12), ALL_TTL if name == ALL_KEY else TTL)
 
 
-def _mark(session: Session, *items: int | str) -> None:
-    session.info.setdefault(_PENDING, set()).update(items)
-
-
 def _watched_change(person: Person) -> bool:
     attrs = inspect(person).attrs
     return any(attrs[name].history.has_changes() for name in WATCHED)
@@ -123,38 +139,74 @@ def _ids_of(state: ORMExecuteState) -> set[int] | None:
     return set(value)
 
 
-def _on_execute(state: ORMExecuteState) -> None:
-    if isinstance(state.statement, TextClause):
-        if _RAW_WRITE.search(state.statement.text):
-            _mark(state.session, ALL_KEY)
-        return
+def _raw_write(sql: str) -> bool:
+    """Raw SQL that may change a person row: it writes and names the table."""
+    return bool(_RAW_PERSON.search(sql)) and bool(_RAW_WRITES.search(_RAW_LOCK.sub(" ", sql)))
+
+
+def _on_person_table(state: ORMExecuteState) -> bool:
+    """An ORM-enabled statement on ``Person``, or a Core one on its plain table (whose
+    ``all_mappers`` is empty: ``update(Person.__table__)``)."""
+    return (getattr(state.statement, "table", None) is _TABLE
+            or any(mapper.class_ is Person for mapper in state.all_mappers))
+
+
+def touched(state: ORMExecuteState) -> set[int | str] | None:
+    """What a statement run through a session may change of persons: their ids, `ALL_KEY`
+    (anyone), or None (nothing a copy holds). Selects cost one attribute test."""
+    statement = state.statement
+    if isinstance(statement, TextClause):
+        return {ALL_KEY} if _raw_write(statement.text) else None
+    if not getattr(statement, "is_dml", False) or not _on_person_table(state):
+        return None
+    if state.is_insert:  # new persons have no copies; an upsert may change an existing one
+        return {ALL_KEY} if getattr(statement, "_post_values_clause", None) is not None \
+            else None
     if not (state.is_update or state.is_delete):
-        return
-    if not any(mapper.class_ is Person for mapper in state.all_mappers):
-        return
+        return None
     ids = _ids_of(state)
-    _mark(state.session, *(ids if ids is not None else (ALL_KEY,)))
+    return ids if ids is not None else {ALL_KEY}
 
 
 def watch(sessions: sessionmaker[Session], store: Store) -> None:
-    """Replace the versions of the persons each committed unit of work of ``sessions``
-    changed (`WATCHED`), after its commit. Called once per node (`Platform.build`)."""
+    """Replace the versions of the persons each unit of work of ``sessions`` changed
+    (`WATCHED`): when the change is made, and after the root transaction's commit.
+    Called once per node (`Platform.build`)."""
+
+    def mark(session: Session, items: Iterable[int | str]) -> None:
+        pending: set[int | str] = session.info.setdefault(_PENDING, set())
+        new = set(items) - pending
+        if new:
+            # Pending first: should a caller swallow the Store error and commit anyway,
+            # the post-commit bump still tries.
+            pending.update(new)
+            # Before the commit, raising: a Store failure rolls the write back (fail
+            # closed) instead of leaving the copies trusted for person_cache.MAX_AGE.
+            bump(store, new)
 
     def after_flush(session: Session, _context: Any) -> None:
-        for obj in session.dirty:
-            if isinstance(obj, Person) and _watched_change(obj):
-                _mark(session, obj.id)
-        for obj in session.deleted:
-            if isinstance(obj, Person):
-                _mark(session, obj.id)
+        changed = [obj.id for obj in session.dirty
+                   if isinstance(obj, Person) and _watched_change(obj)]
+        changed += [obj.id for obj in session.deleted if isinstance(obj, Person)]
+        if changed:
+            mark(session, changed)
+
+    def on_execute(state: ORMExecuteState) -> None:
+        found = touched(state)
+        if found:
+            mark(state.session, found)
 
     def after_commit(session: Session) -> None:
+        # SQLAlchemy fires after_commit when a SAVEPOINT is released too (begin_nested);
+        # the outer transaction, and the change, are not committed yet: keep the marks.
+        if session.in_nested_transaction():
+            return
         changed = session.info.pop(_PENDING, None)
         if not changed:
             return
         try:
             bump(store, changed)
-        except Exception:  # noqa: BLE001 - committed already; person_cache.MAX_AGE bounds it
+        except Exception:  # noqa: BLE001 - committed already; the early bump was made
             log.exception("person versions not replaced after commit: %s",
                           sorted(map(str, changed)))
 
@@ -165,6 +217,6 @@ def watch(sessions: sessionmaker[Session], store: Store) -> None:
             session.info.pop(_PENDING, None)
 
     event.listen(sessions, "after_flush", after_flush)
-    event.listen(sessions, "do_orm_execute", _on_execute)
+    event.listen(sessions, "do_orm_execute", on_execute)
     event.listen(sessions, "after_commit", after_commit)
     event.listen(sessions, "after_transaction_end", after_transaction_end)

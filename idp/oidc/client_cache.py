@@ -10,8 +10,14 @@ process (issue 4 item 7) — the same guarantee as reading the database each tim
 
 The version is replaced after the commit of every ORM unit of work that inserted, changed
 or deleted a client, or ran an ORM ``update``/``delete`` on the client table
-(`watch`). Writers that bypass the ORM (raw SQL) are caught by `MAX_AGE`: an entry is never
-trusted for longer than that.
+(`watch`) — the commit of the *root* transaction: releasing a SAVEPOINT (which SQLAlchemy
+also reports as ``after_commit``) commits nothing, and rolling one back keeps what the
+transaction changed before it. Writers that bypass the ORM (raw SQL) are caught by
+`MAX_AGE`: an entry is never trusted for longer than that.
+
+A missing version (a flushed or evicted Store) means "read the database", never
+"unchanged": it is recreated with a fresh random value (SET NX) before the row is read, so
+no entry is ever kept under a missing version.
 
 Cached clients are transient ``Client`` instances (never attached to a session), shared by
 the threads of the process read-only.
@@ -75,15 +81,24 @@ class ClientCache:
         """The shared version (one Store read); pass it to `get` to save a second one."""
         return self._store.get(VERSION_KEY)
 
+    def _ensure(self) -> str | None:
+        """A missing version recreated before the row is read (a concurrent writer's value
+        wins: SET NX); None if it vanished again meanwhile (then cache nothing)."""
+        fresh = random_token(12)
+        return fresh if self._store.add(VERSION_KEY, fresh, VERSION_TTL) \
+            else self._store.get(VERSION_KEY)
+
     def get(self, client_id: str, loader: Callable[[str], Client | None],
             version: Any = ...) -> Client | None:
         """The client (None when unknown), from memory while the version is unchanged."""
         if version is ...:
             version = _PREFETCHED.get()
         current = self.version() if version is ... else version
+        if current is None:  # missing: the database, and a new version to cache under
+            current = self._ensure()
         now = time.monotonic()
         with self._lock:
-            if current != self._version:
+            if current is None or current != self._version:
                 self._entries.clear()
                 self._version = current
             hit = self._entries.get(client_id)
@@ -94,7 +109,8 @@ class ClientCache:
             # `check_client_secret` reads the node key from the instance (models.Client).
             client.node_secret_key = self._secret_key  # type: ignore[attr-defined]
         with self._lock:
-            if current == self._version:  # not when the version moved while we read
+            # Not when the version moved while we read, nor under no version at all.
+            if current is not None and current == self._version:
                 if len(self._entries) >= MAX_ENTRIES:
                     self._entries.clear()
                 self._entries[client_id] = (client, now)
@@ -120,13 +136,19 @@ def watch(sessions: sessionmaker[Session], cache: ClientCache) -> None:
             state.session.info[_CHANGED] = True
 
     def after_commit(session: Session) -> None:
+        # Also fired when a SAVEPOINT is released: nothing is committed yet, keep the mark.
+        if session.in_nested_transaction():
+            return
         if session.info.pop(_CHANGED, False):
             cache.invalidate()
 
-    def after_rollback(session: Session) -> None:
-        session.info.pop(_CHANGED, None)
+    def after_transaction_end(session: Session, transaction: Any) -> None:
+        # The root transaction only: a rolled-back savepoint keeps the changes made before
+        # it (after_rollback fires for savepoints too, and would drop them).
+        if transaction.parent is None:
+            session.info.pop(_CHANGED, None)
 
     event.listen(sessions, "after_flush", after_flush)
     event.listen(sessions, "do_orm_execute", do_orm_execute)
     event.listen(sessions, "after_commit", after_commit)
-    event.listen(sessions, "after_rollback", after_rollback)
+    event.listen(sessions, "after_transaction_end", after_transaction_end)

@@ -14,7 +14,10 @@ One Store round trip per access token (issue 2 "Performance"): the token's revoc
 entries, its person's versions (`idp.oidc.person_cache`) and the client cache version that
 authenticating the caller needs are read in a single ``MGET`` before the caller is
 authenticated (`create_endpoint_response`); nothing about the token is disclosed before the
-caller has authenticated and `check_permission` has passed.
+caller has authenticated and `check_permission` has passed — not even through the number of
+Store commands: the client version read in that ``MGET`` serves the authentication whether
+the token turned out live or revoked, and an unreadable token makes no ``MGET`` at all, so
+every case makes the same Store commands (one read of the client version) until then.
 """
 
 from __future__ import annotations
@@ -62,11 +65,13 @@ class IntrospectionEndpoint(_IntrospectionEndpoint):
         token = request.form.get("token")
         if not _is_access_token(token):
             return super().create_endpoint_response(request)
+        read: dict[str, Any] = {}
         verified = self.server.verifier.verify(token, with_client_version=True,
-                                               with_person_version=True)
+                                               with_person_version=True, read=read)
         setattr(request, _PREFETCHED, (token, verified))
-        version = verified.client_version if verified is not None else ...
-        with client_cache.prefetched(version):
+        # Read whatever the verdict: live, revoked and unreadable tokens all cost the caller's
+        # authentication the same Store commands (no timing oracle before it has passed).
+        with client_cache.prefetched(read.get("client_version", ...)):
             return super().create_endpoint_response(request)
 
     def authenticate_token(self, request, client):  # type: ignore[no-untyped-def]

@@ -16,8 +16,13 @@ bounds a copy's life should a writer's version update itself have failed. The co
 kept only where every writer moves the same versions: with Redis, or when the operator says
 so (``IDP_PERSON_CACHE``, settings.py); with the in-process store an ``idp`` command or a
 second server changes the database without touching this process's versions, so every
-request reads the row as before. The decrypted
-claim values are kept with the copy (decrypted on first use), never written anywhere.
+request reads the row as before.
+
+Personal data is held no longer than needed (DESIGN.md "Personal data"): the name and phone
+number are kept decrypted with the copy (decrypted on first use, never written anywhere),
+the document number is not — it is decrypted on each request that needs it (the masked form
+of ``realname``, the audited ``idcard``); a copy found stale (another version, or older than
+`MAX_AGE`) is dropped at once, not left until it is replaced.
 """
 
 from __future__ import annotations
@@ -63,7 +68,7 @@ class PersonSnapshot:
     status: str
     realname_level: int
     security_epoch: int
-    plain: dict[str, str | None] = field(default_factory=dict)  # decrypted, on first use
+    plain: dict[str, str | None] = field(default_factory=dict)  # name, phone: on first use
 
     @property
     def is_active(self) -> bool:
@@ -71,8 +76,9 @@ class PersonSnapshot:
 
 
 class Decrypted:
-    """The decrypting reads of `Accounts` that `idp.oidc.claims` uses, remembered in the
-    snapshot: the same values, decrypted once per copy instead of once per request."""
+    """The decrypting reads of `Accounts` that `idp.oidc.claims` uses: name and phone
+    remembered in the snapshot (decrypted once per copy), the document number decrypted on
+    every call — never kept in clear (a few microseconds)."""
 
     def __init__(self, protector: DataProtector) -> None:
         self._protector = protector
@@ -84,7 +90,7 @@ class Decrypted:
         return person.plain[attr]
 
     def id_number(self, person: PersonSnapshot) -> str:
-        return self._plain(person, "id_number_enc", "person.id_number") or ""
+        return self._protector.decrypt(person.id_number_enc, "person.id_number")
 
     def name(self, person: PersonSnapshot) -> str:
         return self._plain(person, "name_enc", "person.name") or ""
@@ -116,12 +122,14 @@ class PersonCache:
         if not self.enabled:
             return load(session(), person_id)
         now = time.monotonic()
-        if seen is not None and None not in seen:
-            with self._lock:
-                hit = self._entries.get(person_id)
-                if hit is not None and hit[0] == tuple(seen) and now - hit[1] < MAX_AGE:
+        with self._lock:
+            hit = self._entries.get(person_id)
+            if hit is not None:
+                if _fresh(hit, seen, now):
                     self._entries.move_to_end(person_id)
                     return hit[2]
+                # Stale: its decrypted data goes now, whatever the read below brings.
+                del self._entries[person_id]
         # The versions first, then the row: a change committed in between is stored under
         # the old version and read again next time (versions.py).
         tagged = None if seen is None else versions.ensure(
@@ -138,6 +146,14 @@ class PersonCache:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+
+
+def _fresh(entry: tuple[tuple[str, ...], float, PersonSnapshot], seen: list[str | None] | None,
+           now: float) -> bool:
+    """A copy read under ``seen`` (all present: a missing version means the database),
+    younger than `MAX_AGE`."""
+    return (seen is not None and None not in seen and entry[0] == tuple(seen)
+            and now - entry[1] < MAX_AGE)
 
 
 def of(platform: Platform) -> PersonCache:

@@ -126,13 +126,18 @@ class AccessTokenVerifier:
         self.references = references
 
     def verify(self, token: str, with_client_version: bool = False,
-               with_person_version: bool = False) -> VerifiedAccessToken | None:
+               with_person_version: bool = False, read: dict[str, Any] | None = None
+               ) -> VerifiedAccessToken | None:
         """The token's claims, or None for anything not a live access token of ours.
 
         ``with_client_version`` also reads the client cache version, and
         ``with_person_version`` the person's versions (`idp.accounts.versions`, for
         `idp.oidc.person_cache`), in the same Store round trip as the revocation list, for a
-        caller that will look the client or the person up next.
+        caller that will look the client or the person up next. ``read``, when given,
+        receives the client version (``"client_version"``) whenever that round trip was
+        made, *whatever the verdict*: introspection authenticates its caller after
+        verifying, and a revoked token must not cost a second Store command that a live
+        or a garbage one does not (a timing oracle for unauthenticated callers).
         """
         if not token or len(token) > MAX_TOKEN_LENGTH:
             return None
@@ -159,6 +164,8 @@ class AccessTokenVerifier:
         if with_person_version and verified.person_id is not None:
             extra += versions.keys(verified.person_id)
         revoked, extra_values = self.revoked.check(claims, extra)
+        if read is not None and with_client_version:
+            read["client_version"] = extra_values[0]
         if revoked:
             return None
         if not extra:

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import event, text, update
+from sqlalchemy.orm import Session
 
 from idp import create_app
 from idp.accounts import versions
@@ -284,3 +285,127 @@ def test_without_a_shared_store_every_request_reads_the_person(backend, mode) ->
     assert refused(client, rp, token)
     for p in (platform, command):
         p.db.dispose()
+
+
+# --- Security review of the copies (brief H1b): each test fails without its fix. ---
+
+
+def test_a_released_savepoint_is_not_the_commit(client, other, citizen, rp, token):
+    """SQLAlchemy fires after_commit when a SAVEPOINT is released; a reader caching the old
+    row in the window must not keep it once the real commit has happened."""
+    warm(client, rp, token)
+    with other.db.session() as session:
+        person = session.get(Person, citizen.person_id)
+        person.status = AccountStatus.BANNED.value
+        session.flush()
+        with session.begin_nested():  # e.g. audit.record's first insert, set_receiver
+            pass
+        # Not committed yet: this process reads (and keeps) the still active row.
+        assert userinfo(client, token).status_code == 200
+    assert refused(client, rp, token)
+
+
+def _store_down(*_: Any, **__: Any) -> None:
+    raise ConnectionError("store unavailable")
+
+
+def test_a_ban_fails_when_the_version_cannot_be_replaced(platform, citizen, monkeypatch):
+    """Fail closed: a Store error while marking the change rolls the ban back instead of
+    leaving every process's copy trusted for MAX_AGE."""
+    with platform.db.session() as session:
+        epoch = session.get(Person, citizen.person_id).security_epoch
+    monkeypatch.setattr(platform.store, "set", _store_down)
+    with pytest.raises(ConnectionError), change(platform, citizen) as (accounts, person):
+        accounts.set_status(person, AccountStatus.BANNED)  # ORM status + Core epoch UPDATE
+    with pytest.raises(ConnectionError), platform.db.session() as session:
+        session.execute(update(Person).where(Person.id == citizen.person_id)
+                        .values(status=AccountStatus.BANNED.value))
+    monkeypatch.undo()
+    with platform.db.session() as session:
+        person = session.get(Person, citizen.person_id)
+        assert person.status == AccountStatus.ACTIVE.value and person.security_epoch == epoch
+
+
+def test_introspection_costs_the_same_whatever_the_token(client, platform, rp, token):
+    """No timing oracle before the caller is authenticated: a live, a revoked and an
+    unreadable token make the same Store commands when the client credentials are wrong."""
+    from dataclasses import replace
+
+    revoked = tokens(client, rp, Pkce(), scope=SCOPE)["access_token"]
+    assert client.post("/revoke", headers=rp.basic(), data={"token": revoked}).status_code == 200
+    warm(client, rp, token)
+    assert introspect(client, rp, revoked) == {"active": False}
+    wrong = replace(rp, secret="not-the-secret").basic()
+    costs = []
+    for candidate in (token, revoked, "e30.e30.e30"):
+        with counted(platform) as counts:
+            resp = client.post("/introspect", data={"token": candidate}, headers=wrong)
+        assert resp.status_code == 401
+        costs.append(counts)
+    assert costs[0] == costs[1] == costs[2], costs
+
+
+def test_plain_table_statements_change_the_person(client, other, citizen, rp, token):
+    """``update(Person.__table__)`` has no ORM mapper: matched by its table."""
+    table = Person.__table__  # type: ignore[attr-defined]
+    warm(client, rp, token)
+    with other.db.session() as session:
+        session.execute(update(table).where(table.c.id == citizen.person_id)
+                        .values(realname_level=2))
+    assert userinfo(client, token).get_json()["realname_level"] == 2
+    with other.db.session() as session:
+        session.execute(update(table).where(table.c.sub == citizen.sub)
+                        .values(status=AccountStatus.BANNED.value))
+    assert refused(client, rp, token)
+
+
+def test_raw_sql_naming_the_table_changes_everyone(client, other, citizen, rp, token):
+    """Quoted or schema-qualified, any writing statement counts."""
+    schema = "public" if other.db.engine.dialect.name == "postgresql" else "main"
+    warm(client, rp, token)
+    with other.db.session() as session:
+        session.execute(text(f'UPDATE "{schema}"."person" SET realname_level = 3 '
+                             "WHERE id = :id"), {"id": citizen.person_id})
+    assert userinfo(client, token).get_json()["realname_level"] == 3
+    with other.db.session() as session:
+        session.execute(text(f"update {schema}.person set status = 'banned' where id = :id"),
+                        {"id": citizen.person_id})
+    assert refused(client, rp, token)
+
+
+def test_a_stale_copy_is_dropped_at_once(platform, citizen, monkeypatch):
+    """Decrypted personal data is not kept once the copy can no longer be used, even when
+    reading the row again fails."""
+    cache = person_cache.PersonCache(platform.store, platform.protector)
+    pid = citizen.person_id
+    names = versions.keys(pid)
+
+    def unavailable() -> Session:
+        raise RuntimeError("database unavailable")
+
+    def fill() -> None:
+        with platform.db.reader() as session:
+            found = cache.get(pid, platform.store.mget(*names), lambda: session)
+        assert found is not None and cache.decrypted.name(found)
+        assert pid in cache._entries
+
+    fill()
+    versions.bump(platform.store, [pid])  # another version
+    with pytest.raises(RuntimeError):
+        cache.get(pid, platform.store.mget(*names), unavailable)
+    assert pid not in cache._entries
+    fill()
+    monkeypatch.setattr(person_cache, "MAX_AGE", 0.0)  # too old
+    with pytest.raises(RuntimeError):
+        cache.get(pid, platform.store.mget(*names), unavailable)
+    assert pid not in cache._entries
+
+
+def test_the_document_number_is_not_kept_in_clear(platform, citizen):
+    cache = person_cache.PersonCache(platform.store, platform.protector)
+    with platform.db.reader() as session:
+        snapshot = cache.get(citizen.person_id, None, lambda: session)
+    assert snapshot is not None
+    number = cache.decrypted.id_number(snapshot)
+    assert number == CITIZEN["id_number"]
+    assert number not in snapshot.plain.values()
