@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Annotated, Any, TypeVar
 
@@ -66,6 +66,32 @@ def loaded_copy(cls: type[_M], values: Mapping[str, Any]) -> _M:
     obj = cls.__mapper__.class_manager.new_instance()
     instance_dict(obj).update(values)
     return obj
+
+
+def on_root_commit(sessions: sessionmaker[Session], key: str,
+                   act: Callable[[Any], None]) -> None:
+    """Call ``act(session.info[key])`` after the commit of the ROOT transaction during which
+    it was set; drop the value when the root transaction ends any other way.
+
+    SQLAlchemy fires ``after_commit`` when a SAVEPOINT is released too (nothing is committed
+    yet: keep the value), and ``after_rollback`` when one rolls back (what the transaction
+    changed before it is still pending: keep it too). Used by the caches that must be told
+    of committed changes (idp/accounts/versions.py, idp/oidc/client_cache.py).
+    """
+
+    def after_commit(session: Session) -> None:
+        if session.in_nested_transaction():
+            return
+        pending = session.info.pop(key, None)
+        if pending:
+            act(pending)
+
+    def after_transaction_end(session: Session, transaction: Any) -> None:
+        if transaction.parent is None:
+            session.info.pop(key, None)
+
+    event.listen(sessions, "after_commit", after_commit)
+    event.listen(sessions, "after_transaction_end", after_transaction_end)
 
 
 CreatedAt = Annotated[dt.datetime, mapped_column(UTCDateTime(), default=utcnow)]

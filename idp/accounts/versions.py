@@ -51,6 +51,7 @@ from sqlalchemy.sql.elements import BinaryExpression, BindParameter, TextClause
 
 from idp.accounts.models import Person
 from idp.crypto import random_token
+from idp.db import on_root_commit
 from idp.store import Store
 
 log = logging.getLogger(__name__)
@@ -196,27 +197,13 @@ def watch(sessions: sessionmaker[Session], store: Store) -> None:
         if found:
             mark(state.session, found)
 
-    def after_commit(session: Session) -> None:
-        # SQLAlchemy fires after_commit when a SAVEPOINT is released too (begin_nested);
-        # the outer transaction, and the change, are not committed yet: keep the marks.
-        if session.in_nested_transaction():
-            return
-        changed = session.info.pop(_PENDING, None)
-        if not changed:
-            return
+    def bump_committed(changed: set[int | str]) -> None:
         try:
             bump(store, changed)
         except Exception:  # noqa: BLE001 - committed already; the early bump was made
             log.exception("person versions not replaced after commit: %s",
                           sorted(map(str, changed)))
 
-    def after_transaction_end(session: Session, transaction: Any) -> None:
-        # Only when the outermost transaction ends (a rolled-back savepoint keeps what the
-        # transaction changed before it: one bump too many is harmless, one too few is not).
-        if transaction.parent is None:
-            session.info.pop(_PENDING, None)
-
     event.listen(sessions, "after_flush", after_flush)
     event.listen(sessions, "do_orm_execute", on_execute)
-    event.listen(sessions, "after_commit", after_commit)
-    event.listen(sessions, "after_transaction_end", after_transaction_end)
+    on_root_commit(sessions, _PENDING, bump_committed)

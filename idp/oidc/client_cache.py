@@ -36,6 +36,7 @@ from sqlalchemy import bindparam, event, select
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 
 from idp.crypto import random_token
+from idp.db import on_root_commit
 from idp.oidc.models import Client
 from idp.store import Store
 
@@ -135,20 +136,6 @@ def watch(sessions: sessionmaker[Session], cache: ClientCache) -> None:
                 mapper.class_ is Client for mapper in state.all_mappers):
             state.session.info[_CHANGED] = True
 
-    def after_commit(session: Session) -> None:
-        # Also fired when a SAVEPOINT is released: nothing is committed yet, keep the mark.
-        if session.in_nested_transaction():
-            return
-        if session.info.pop(_CHANGED, False):
-            cache.invalidate()
-
-    def after_transaction_end(session: Session, transaction: Any) -> None:
-        # The root transaction only: a rolled-back savepoint keeps the changes made before
-        # it (after_rollback fires for savepoints too, and would drop them).
-        if transaction.parent is None:
-            session.info.pop(_CHANGED, None)
-
     event.listen(sessions, "after_flush", after_flush)
     event.listen(sessions, "do_orm_execute", do_orm_execute)
-    event.listen(sessions, "after_commit", after_commit)
-    event.listen(sessions, "after_transaction_end", after_transaction_end)
+    on_root_commit(sessions, _CHANGED, lambda _changed: cache.invalidate())

@@ -160,3 +160,17 @@ def exchange(client: FlaskClient, rp: Rp, subject_token: str, **extra: Any) -> A
             "subject_token_type": ACCESS_TOKEN_TYPE, **extra}
     data = {k: v for k, v in data.items() if v is not None}
     return client.post("/token", data=data, headers=rp.basic())
+
+
+STORE_METHODS = ("get", "mget", "set", "add", "pop", "replace", "write", "delete", "incr",
+                 "ttl", "sadd", "smembers")
+
+
+def record_store_calls(store: Any, monkeypatch: Any) -> list[str]:
+    """The names of the Store methods called from now on, in order: one per round trip."""
+    calls: list[str] = []
+    for name in STORE_METHODS:
+        original = getattr(store, name)
+        monkeypatch.setattr(store, name, lambda *a, _f=original, _n=name, **kw: (
+            calls.append(_n), _f(*a, **kw))[1])
+    return calls

@@ -16,6 +16,7 @@ from tests.oidc.helpers import (
     authorize,
     get_code,
     query,
+    record_store_calls,
     redeem,
     register,
     sign_in,
@@ -245,13 +246,7 @@ def test_resume_reads_and_writes_the_store_once_each(client, platform, citizen, 
     pkce = Pkce()
     tx = _tx(platform, authorize(client, auth_params(rp, pkce)))
     sign_in(client, platform, citizen)
-    calls: list[str] = []
-    for name in ("get", "mget", "set", "add", "pop", "replace", "write", "delete", "incr",
-                 "ttl", "sadd", "smembers"):
-        original = getattr(platform.store, name)
-        monkeypatch.setattr(platform.store, name,
-                            lambda *a, _f=original, _n=name, **kw: (calls.append(_n),
-                                                                     _f(*a, **kw))[1])
+    calls = record_store_calls(platform.store, monkeypatch)
     resp = _resume(client, tx)
     assert "code" in query(resp.location)
     assert calls == ["get", "mget", "write"]

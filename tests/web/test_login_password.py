@@ -6,6 +6,7 @@ import pytest
 
 from idp.accounts.models import AccountStatus, Person
 from idp.accounts.service import Accounts
+from tests.oidc.helpers import record_store_calls
 from tests.web.conftest import CSRF, audit_actions, audit_details, login, make_tx, sso_cookie
 
 
@@ -178,13 +179,7 @@ def test_password_login_reads_its_counters_once_and_writes_the_session_once(
     no write to forgive failures that were never counted, the session and its index in one
     write — the lockout behaviour itself is the tests above."""
     tx = make_tx(platform)
-    calls: list[str] = []
-    for name in ("get", "mget", "set", "add", "pop", "replace", "write", "delete", "incr",
-                 "ttl", "sadd", "smembers"):
-        original = getattr(platform.store, name)
-        monkeypatch.setattr(platform.store, name,
-                            lambda *a, _f=original, _n=name, **kw: (calls.append(_n),
-                                                                     _f(*a, **kw))[1])
+    calls = record_store_calls(platform.store, monkeypatch)
     resp = login(client, citizen.id_number, citizen.password, url=f"/login?tx={tx.id}")
     assert resp.status_code == 302
     assert calls == ["get", "mget", "write"]
