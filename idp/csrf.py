@@ -36,6 +36,8 @@ def csrf_token() -> str:
 def _protect() -> None:
     if request.method in ("GET", "HEAD", "OPTIONS"):
         return
+    if request.routing_exception is not None:
+        return  # no view will run: let the 404/405/400 (e.g. an invalid Host) answer
     if request.blueprint in _exempt_blueprints or request.endpoint in _exempt_views:
         return
     sent = request.form.get("csrf_token") or request.headers.get("X-CSRF-Token") or ""

@@ -9,7 +9,9 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, Response, jsonify, render_template, request
+from flask.globals import request_ctx
 from flask_babel import gettext as _
+from markupsafe import escape
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from idp.crypto import random_token
@@ -47,6 +49,11 @@ def problem(status: int, title: str, detail: str = "", type_: str = "about:blank
 
 def _page(status: int, message: str) -> tuple[str, int]:
     title = _(_TITLES.get(status, "请求无效"))
+    if request_ctx.url_adapter is None:
+        # The Host header could not be bound to the URL map (werkzeug's BadHost): the
+        # page's links cannot be built, so answer with a bare page instead of failing.
+        return (f"<!doctype html><meta charset=\"utf-8\"><title>{escape(title)}</title>"
+                f"<h1>{escape(title)}</h1><p>{escape(message)}</p>"), status
     return render_template("error.html", title=title, message=message, status=status), status
 
 

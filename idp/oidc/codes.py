@@ -117,8 +117,14 @@ class CodeStore:
             return Redemption()
         if data.get("used"):
             self._restore(key, raw, data)  # a reuse leaves the first marker as it was
-            return Redemption(reused=data)
-        found = AuthorizationCode(**data)
+            gid = data.get("gid")
+            return Redemption(reused={  # a marker of another shape still revokes this grant
+                "gid": gid if isinstance(gid, str) and gid else self._gid(digest),
+                "client_id": str(data.get("client_id") or "")})
+        try:
+            found = AuthorizationCode(**data)
+        except TypeError:  # not a code this version wrote: unknown, as a missing one
+            return Redemption()
         if found.client_id != client_id or found.gid != self._gid(digest):
             self._store.set(key, self._marker(found.gid, found.client_id,
                                               int(time.time()) + USED_MARKER_TTL),
@@ -145,6 +151,6 @@ def _json_object(raw: str | None) -> dict[str, Any] | None:
         return None
     try:
         data = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested beyond the parser's depth
         return None
     return data if isinstance(data, dict) else None

@@ -118,3 +118,20 @@ def test_reuse_through_the_token_endpoint_is_audited_against_the_issuing_client(
 
 def _until(marker: str) -> int:
     return int(json.loads(marker)["until"])
+
+
+@pytest.mark.parametrize("value", [
+    '{"used": 1}', '{"used": 1, "gid": 5}', '{"unexpected": "field"}', "[" * 100_000,
+    '"a string"', "not json"], ids=["marker-without-gid", "gid-not-text", "unknown-field",
+                                    "nested-too-deep", "json-string", "not-json"])
+def test_odd_values_at_a_code_key_never_fail(codes, backend, value):
+    """Whatever another writer left at a code's key, redeeming answers (no exception): an odd
+    marker still names this code's grant, anything else is no code at all."""
+    key = f"oidc-code:{codes._digest('abc')}"
+    backend.store.set(key, value, 60)
+    found = codes.redeem("abc", "rp-1")
+    assert found.code is None
+    if value.startswith('{"used"'):
+        assert found.reused == {"gid": codes._gid(codes._digest("abc")), "client_id": ""}
+    else:
+        assert found.reused is None
