@@ -38,40 +38,59 @@ _BUMP = (update(_HEAD).where(_HEAD.c.id == 1).values(seq=_HEAD.c.seq + 1)
          .returning(_HEAD.c.seq, _HEAD.c.last_hash))
 _LINK = update(_HEAD).where(_HEAD.c.id == 1).values(last_hash=bindparam("digest"))
 _INSERT = insert(_RECORD)
-_GIVEN = ("at", "actor", "action", "target", "outcome", "address", "details")
+# The fields the caller gives; ``at`` is taken under the head's lock (`record`).
+_GIVEN = ("actor", "action", "target", "outcome", "address", "details")
+# to_char pattern of `_iso`: "2026-11-22T15:01:02.123456+00:00" (US: always six digits).
+_ISO_UTC = literal_column("""'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"'""")
 
 
-def _append_statement() -> Insert:
+def _iso_utc(at: ColumnElement[Any]) -> ColumnElement[str]:
+    """PostgreSQL: the text `_iso` gives for the timestamptz ``at``, whatever the session's
+    TimeZone (``timezone('UTC', at)`` is ``at AT TIME ZONE 'UTC'``: the UTC wall time)."""
+    return func.to_char(func.timezone(literal_column("'UTC'"), at), _ISO_UTC)
+
+
+def _append_statement(clock: ColumnElement[Any] | None = None) -> Insert:
     """PostgreSQL: the whole append as one statement (R-53; bench/README.md round 5).
 
-    ``prev`` locks the head row (FOR UPDATE: under READ COMMITTED a concurrent append makes
+    ``locked`` locks the head row (FOR UPDATE: under READ COMMITTED a concurrent append makes
     it wait, then read the head as that append committed it), so appends stay ordered by
-    the head's row lock as before. ``bumped`` advances the head and computes the record's
-    hash in SQL — ``sha256(prev_hash || body)`` over the UTF-8 bytes, ``body`` being
-    `_digest`'s JSON array: ``"[" || seq || "," || tail``, where ``tail`` is the rest of
-    that array serialised by Python (`_tail`), so the bytes are the ones `verify_chain`
-    recomputes. Its RETURNING hands the new seq, the previous hash and the new hash to the
-    INSERT of the record (one row lock, one round trip; no head: nothing inserted).
+    the head's row lock as before. ``stamped`` reads the clock (``clock_timestamp()``, the
+    time of the call, not of the transaction) once per append, only once ``locked`` has
+    produced its row, i.e. with the lock held: so ``at`` never goes back as ``seq`` goes on
+    (review of 2aec45a). It is a separate, MATERIALIZED CTE because the select list of a
+    FOR UPDATE query is computed before its rows are locked, and a volatile call written
+    twice gives two values. ``bumped`` advances the head and computes the record's hash in
+    SQL — ``sha256(prev_hash || body)`` over the UTF-8 bytes, ``body`` being `_digest`'s
+    JSON array: ``[seq,"at",`` then ``tail``, the rest of that array serialised by Python
+    (`_tail`), with ``at`` formatted as `_iso` does (`_iso_utc`), so the bytes are the ones
+    `verify_chain` recomputes. Its RETURNING hands the new seq, ``at``, the previous hash
+    and the new hash to the INSERT of the record (one row lock, one round trip; no head:
+    nothing inserted). ``clock`` replaces ``clock_timestamp()`` in the golden-hash test.
     """
     # Constants inline, not bound: fewer parameters to process on every append.
-    prev = (select(_HEAD.c.id, _HEAD.c.seq, _HEAD.c.last_hash)
-            .where(_HEAD.c.id == literal_column("1")).with_for_update().cte("prev"))
-    seq = prev.c.seq + literal_column("1")
-    body: ColumnElement[str] = (literal_column("'['") + cast(seq, Text) + literal_column("','")
-            + bindparam("a_tail", type_=Text))
-    digest = func.encode(func.sha256(func.convert_to(prev.c.last_hash + body,
+    locked = (select(_HEAD.c.id, _HEAD.c.seq, _HEAD.c.last_hash)
+              .where(_HEAD.c.id == literal_column("1")).with_for_update().cte("locked"))
+    now = func.clock_timestamp() if clock is None else clock
+    stamped = select(locked, now.label("at")).cte("stamped").prefix_with("MATERIALIZED")
+    seq = stamped.c.seq + literal_column("1")
+    body: ColumnElement[str] = (literal_column("'['") + cast(seq, Text)
+                                + literal_column("""',"'""") + _iso_utc(stamped.c.at)
+                                + literal_column("""'",'""") + bindparam("a_tail", type_=Text))
+    digest = func.encode(func.sha256(func.convert_to(stamped.c.last_hash + body,
                                                      literal_column("'UTF8'"))),
                          literal_column("'hex'"))
-    bumped = (update(_HEAD).where(_HEAD.c.id == prev.c.id).values(seq=seq, last_hash=digest)
-              .returning(_HEAD.c.seq, prev.c.last_hash.label("prev_hash"),
+    bumped = (update(_HEAD).where(_HEAD.c.id == stamped.c.id).values(seq=seq, last_hash=digest)
+              .returning(_HEAD.c.seq, stamped.c.at, stamped.c.last_hash.label("prev_hash"),
                          _HEAD.c.last_hash.label("hash"))
               .cte("bumped"))
     # Bind names are prefixed: a name equal to one of audit_head's columns would become a SET.
     given = [bindparam(f"a_{name}", type_=_RECORD.c[name].type) for name in _GIVEN]
     return (insert(_RECORD)
-            .from_select(["seq", *_GIVEN, "prev_hash", "hash"],
-                         select(bumped.c.seq, *given, bumped.c.prev_hash, bumped.c.hash))
-            .returning(_RECORD.c.seq, _RECORD.c.prev_hash, _RECORD.c.hash))
+            .from_select(["seq", "at", *_GIVEN, "prev_hash", "hash"],
+                         select(bumped.c.seq, bumped.c.at, *given, bumped.c.prev_hash,
+                                bumped.c.hash))
+            .returning(_RECORD.c.seq, _RECORD.c.at, _RECORD.c.prev_hash, _RECORD.c.hash))
 
 
 _APPEND = _append_statement()
@@ -83,31 +102,40 @@ def _serialise(items: list[Any]) -> str:
 
 def _digest(prev_hash: str, seq: int, at: dt.datetime, actor: str, action: str, target: str,
             outcome: str, address: str, details: dict[str, Any]) -> str:
-    body = _serialise([seq, *_fields(at, actor, action, target, outcome, address, details)])
+    body = _serialise([seq, _iso(at), *_after_at(actor, action, target, outcome, address,
+                                                 details)])
     return hashlib.sha256((prev_hash + body).encode()).hexdigest()
 
 
-def _fields(at: dt.datetime, actor: str, action: str, target: str, outcome: str,
-            address: str, details: dict[str, Any]) -> list[Any]:
-    """The hashed fields after ``seq``, in order (``at`` as UTC ISO 8601, microseconds)."""
-    return [at.astimezone(dt.UTC).isoformat(timespec="microseconds"), actor, action, target,
-            outcome, address, details]
+def _iso(at: dt.datetime) -> str:
+    """How ``at`` is hashed: UTC ISO 8601 with microseconds (`_iso_utc` in SQL)."""
+    return at.astimezone(dt.UTC).isoformat(timespec="microseconds")
 
 
-def _tail(**fields: Any) -> str:
-    """`_digest`'s body without its opening ``[seq,``: a JSON array's elements are joined by
-    "," and an int serialises as its decimal digits, so ``"[" + str(seq) + "," + tail`` is
-    exactly ``_serialise([seq, *fields])`` (`_APPEND` adds the prefix in SQL)."""
-    return _serialise(_fields(**fields))[1:]
+def _after_at(actor: str, action: str, target: str, outcome: str, address: str,
+              details: dict[str, Any]) -> list[Any]:
+    """The hashed fields after ``seq`` and ``at``, in order."""
+    return [actor, action, target, outcome, address, details]
+
+
+def _tail(**given: Any) -> str:
+    """`_digest`'s body without its opening ``[seq,"at",``: a JSON array's elements are
+    joined by "," and an int serialises as its decimal digits, ``at`` (`_iso`: ASCII
+    digits and ``-:.+T``) as itself in quotes, so ``[`` + seq + ``,"`` + at + ``",`` + tail
+    is exactly `_digest`'s body (`_APPEND` adds that prefix in SQL)."""
+    return _serialise(_after_at(**given))[1:]
 
 
 def record(session: Session, *, actor: str, action: str, target: str = "",
            outcome: str = "success", address: str = "",
            details: dict[str, Any] | None = None) -> AuditRecord:
-    """Append one event in the caller's transaction, so it commits with the operation."""
-    details = details or {}
-    given = dict(at=utcnow(), actor=actor, action=action, target=target, outcome=outcome,
-                 address=address, details=details)
+    """Append one event in the caller's transaction, so it commits with the operation.
+
+    ``at`` is taken once the head is locked, so it never decreases as ``seq`` increases
+    (for appenders on one clock), however long an append waited for the lock.
+    """
+    given = dict(actor=actor, action=action, target=target, outcome=outcome, address=address,
+                 details=details or {})
     # Row lock on the head (PostgreSQL) / write lock (SQLite) orders concurrent appends.
     if session.get_bind().dialect.name == "postgresql":
         values = _append_in_one(session, given)
@@ -118,7 +146,8 @@ def record(session: Session, *, actor: str, action: str, target: str = "",
 
 
 def _append_in_one(session: Session, given: dict[str, Any]) -> dict[str, Any]:
-    """PostgreSQL: one statement (`_APPEND`); the head is created on the very first append."""
+    """PostgreSQL: one statement (`_APPEND`, which reads the clock under the head's lock);
+    the head is created on the very first append."""
     params = {f"a_{k}": v for k, v in given.items()}
     params["a_tail"] = _tail(**given)
     row = session.execute(_APPEND, params).first()
@@ -126,19 +155,23 @@ def _append_in_one(session: Session, given: dict[str, Any]) -> dict[str, Any]:
         _create_head(session)
         row = session.execute(_APPEND, params).first()
         assert row is not None
-    return dict(seq=int(row.seq), **given, prev_hash=row.prev_hash, hash=row.hash)
+    # In UTC like `utcnow` (the driver gives the session's TimeZone).
+    return dict(seq=int(row.seq), at=row.at.astimezone(dt.UTC), **given,
+                prev_hash=row.prev_hash, hash=row.hash)
 
 
 def _append_in_three(session: Session, given: dict[str, Any]) -> dict[str, Any]:
-    """Other databases: bump-and-read the head, insert the record, link the head."""
+    """Other databases: bump-and-read the head, insert the record, link the head. ``at`` is
+    taken after the bump, which holds the write lock until the transaction ends."""
     head = _bump_head(session)
     if head is None:
         _create_head(session)
         head = _bump_head(session)
         assert head is not None
     seq, prev_hash = head
-    digest = _digest(prev_hash, seq, **given)
-    values = dict(seq=seq, **given, prev_hash=prev_hash, hash=digest)
+    at = utcnow()
+    digest = _digest(prev_hash, seq, at, **given)
+    values = dict(seq=seq, at=at, **given, prev_hash=prev_hash, hash=digest)
     session.execute(_INSERT, values)
     session.execute(_LINK, {"digest": digest})
     return values

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 
 import pytest
-from sqlalchemy import delete, event, select, update
+from sqlalchemy import TIMESTAMP, cast, delete, event, literal, select, text, update
 
 from idp.audit import service as audit_service
 from idp.audit.models import AuditHead, AuditRecord
@@ -111,19 +112,108 @@ _AWKWARD_HASHES = [
 
 
 def test_chain_is_byte_identical_on_both_backends(platform, monkeypatch):
-    times = iter(dt.datetime(2026, 11, 22, 13, 0, s, 5 * s, tzinfo=dt.UTC) for s in range(3))
-    monkeypatch.setattr(audit_service, "utcnow", lambda: next(times))
-    for fields in _AWKWARD:
+    times = [dt.datetime(2026, 11, 22, 13, 0, s, 5 * s, tzinfo=dt.UTC) for s in range(3)]
+    for at, fields in zip(times, _AWKWARD, strict=True):
+        _fix_clock(monkeypatch, at)
         with platform.db.session() as s:
             returned = record(s, **fields)
+        assert returned.at == at
         with platform.db.session() as s:
             stored = s.get(AuditRecord, returned.seq)
-            assert stored is not None and stored.hash == returned.hash
+            assert stored is not None and stored.hash == returned.hash and stored.at == at
     with platform.db.session() as s:
         rows = s.scalars(select(AuditRecord).order_by(AuditRecord.seq)).all()
         assert [r.hash for r in rows] == _AWKWARD_HASHES
         assert rows[0].actor == "staff:张三" and rows[1].details["nested"]["a"] == "😀"
         assert verify_chain(s).ok
+
+
+def _fix_clock(monkeypatch, at: dt.datetime) -> None:  # type: ignore[no-untyped-def]
+    """The next appends take ``at`` as their time: `utcnow` on SQLite; on PostgreSQL, where
+    the time is read in SQL under the head's lock, the statement with ``at`` as its clock."""
+    monkeypatch.setattr(audit_service, "utcnow", lambda: at)
+    clock = cast(literal(at), TIMESTAMP(timezone=True))
+    monkeypatch.setattr(audit_service, "_APPEND", audit_service._append_statement(clock))
+
+
+@pytest.mark.skipif(BACKEND != "postgres", reason="the time is formatted in SQL on PostgreSQL")
+@pytest.mark.parametrize("at", [
+    dt.datetime(2026, 11, 22, 15, 1, 2, 123456, tzinfo=dt.UTC),
+    dt.datetime(2026, 1, 1, 0, 0, 0, 0, tzinfo=dt.UTC),  # midnight, no fraction: still .000000
+    dt.datetime(2026, 12, 31, 23, 59, 59, 999999, tzinfo=dt.UTC),
+    dt.datetime(2026, 3, 29, 1, 30, 0, 7, tzinfo=dt.timezone(dt.timedelta(hours=5, minutes=30))),
+    dt.datetime(999, 7, 4, 12, 0, 0, 10, tzinfo=dt.UTC),  # four-digit year
+])
+def test_sql_time_text_is_pythons(platform, at):
+    """`_iso_utc` (the hashed text of ``at`` on PostgreSQL) writes exactly what `_iso` (what
+    `verify_chain` recomputes) writes, whatever the session's TimeZone."""
+    with platform.db.session() as s:
+        s.execute(text("SET LOCAL TimeZone = 'America/St_Johns'"))
+        written = s.scalar(select(audit_service._iso_utc(cast(literal(at),
+                                                               TIMESTAMP(timezone=True)))))
+    assert written == audit_service._iso(at)
+
+
+def test_time_follows_seq_when_an_append_waits_for_the_head(platform):
+    """Review of 2aec45a: T1 appends and keeps its transaction open; T2 starts an append,
+    which waits for the head's lock; T1 appends again and commits; T2 completes. T2's ``at``
+    is taken once it holds the lock, so it is not earlier than T1's second record's."""
+    _append(platform, 1)  # the head exists: T2 waits for its lock, not for its creation
+    started = threading.Event()
+    t2_pid: list[int] = []
+    errors: list[BaseException] = []
+
+    def on_statement(conn, cursor, statement, *args):  # type: ignore[no-untyped-def]
+        if threading.current_thread() is t2 and "audit_head" in statement:
+            if BACKEND == "postgres":
+                t2_pid.append(cursor.connection.info.backend_pid)
+            started.set()
+
+    def second_transaction() -> None:
+        try:
+            with platform.db.session() as s:
+                record(s, actor="T2", action="account:test")
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+
+    t2 = threading.Thread(target=second_transaction)
+    event.listen(platform.db.engine, "before_cursor_execute", on_statement)
+    try:
+        with platform.db.session() as s1:
+            record(s1, actor="T1", action="account:test")
+            t2.start()
+            assert started.wait(10)
+            _until_waiting(platform, t2_pid)
+            record(s1, actor="T1", action="account:test")
+    finally:
+        event.remove(platform.db.engine, "before_cursor_execute", on_statement)
+        t2.join(30)
+    assert errors == []
+    with platform.db.session() as s:
+        rows = s.scalars(select(AuditRecord).order_by(AuditRecord.seq)).all()
+        assert [(r.seq, r.actor) for r in rows] == [(1, "cli:test"), (2, "T1"), (3, "T1"),
+                                                    (4, "T2")]
+        times = [r.at for r in rows]
+        assert times == sorted(times), times
+        assert verify_chain(s).ok
+
+
+def _until_waiting(platform, pids: list[int]) -> None:  # type: ignore[no-untyped-def]
+    """Until T2 waits for the head: on PostgreSQL, its backend waits on a lock; SQLite's
+    busy wait is not visible from outside, so give it time to start."""
+    if BACKEND != "postgres":
+        time.sleep(0.2)
+        return
+    deadline = time.monotonic() + 10
+    with platform.db.engine.connect() as conn:
+        while True:
+            waiting = conn.scalar(text("SELECT wait_event_type FROM pg_stat_activity"
+                                       " WHERE pid = :pid"), {"pid": pids[0]})
+            conn.rollback()  # a fresh snapshot of pg_stat_activity on every look
+            if waiting == "Lock":
+                return
+            assert time.monotonic() < deadline, "T2 never waited for the head's lock"
+            time.sleep(0.01)
 
 
 def test_append_statements(platform):
