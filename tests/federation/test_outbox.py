@@ -122,7 +122,7 @@ def test_refused_events_are_retried_and_only_bans_and_closures_never_given_up(
         day += dt.timedelta(days=1)
         outbox.deliver_due(a1.fed, now=day)
     [item] = [i for i in world.items("city-a1") if i.kind == events.KIND]
-    assert item.last_error == "answered 400"
+    assert item.last_error == "answered 404"
     gave_up = _actions(world, "city-a1", "federation:outbox:give_up")
     overdue = _actions(world, "city-a1", "federation:outbox:overdue")
     alerts = [r for r in caplog.records if r.levelname == "ERROR" and "undelivered" in r.message]
