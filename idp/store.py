@@ -49,7 +49,8 @@ class Store(Protocol):
 
     def write(self, writes: list[Write]) -> None:
         """Apply queued writes (`Batch`) in one round trip; no other client sees some of
-        them without the others."""
+        them without the others. Not a rollback: should one command fail (Redis answers
+        an error for it inside MULTI/EXEC), the others still apply."""
 
     def delete(self, *keys: str) -> None:
         """Remove keys; absent keys are ignored."""
