@@ -136,7 +136,7 @@ def _fix_clock(monkeypatch, at: dt.datetime) -> None:  # type: ignore[no-untyped
     monkeypatch.setattr(audit_service, "_APPEND", audit_service._append_statement(clock))
 
 
-@pytest.mark.skipif(BACKEND != "postgres", reason="the time is formatted in SQL on PostgreSQL")
+@pytest.mark.postgres  # the time is formatted in SQL on PostgreSQL only
 @pytest.mark.parametrize("at", [
     dt.datetime(2026, 11, 22, 15, 1, 2, 123456, tzinfo=dt.UTC),
     dt.datetime(2026, 1, 1, 0, 0, 0, 0, tzinfo=dt.UTC),  # midnight, no fraction: still .000000
