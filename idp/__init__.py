@@ -32,12 +32,6 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.extensions["idp"] = platform
-    if settings.proxy_fix:
-        from werkzeug.middleware.proxy_fix import ProxyFix
-
-        n = settings.proxy_fix
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore
-
     from idp import csrf, errors, fastpath, i18n, security_headers
 
     fastpath.install(app)  # cheaper session opening and hook dispatch, same responses
@@ -59,6 +53,16 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         from idp.web.dev import bp as dev_bp
 
         app.register_blueprint(dev_bp)
+
+    if settings.express_lane:  # the machine hot paths without Flask (idp/oidc/express.py)
+        from idp.oidc.express import ExpressLane
+
+        app.wsgi_app = ExpressLane(app.wsgi_app, app)  # type: ignore[method-assign]
+    if settings.proxy_fix:  # outermost: every layer sees the client's address and scheme
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        n = settings.proxy_fix
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore
 
     logging.getLogger("idp").setLevel(logging.DEBUG if settings.debug else logging.INFO)
     return app

@@ -36,6 +36,8 @@ class Settings:
     # the Store (idp/oidc/person_cache.py). "auto": on with Redis; off with the in-process
     # store, whose versions another process (an `idp` command, a second server) cannot move.
     person_cache: str = "auto"  # auto | on | off
+    # The machine hot paths answered without Flask when plainly well-formed (idp/oidc/express.py).
+    express_lane: bool = True
     secret_key: str = _DEV_SECRET
     data_key: str = _DEV_DATA_KEY  # base64 of 32 bytes; personal data encryption
     data_cipher: str = "aes-256-gcm"  # or "sm4-gcm"

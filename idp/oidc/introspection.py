@@ -22,10 +22,12 @@ every case makes the same Store commands (one read of the client version) until 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint as _IntrospectionEndpoint
+from sqlalchemy.orm import Session
 
 from idp.accounts.models import Person
 from idp.oidc import actors, client_cache, person_cache, refresh
@@ -63,7 +65,7 @@ class IntrospectionEndpoint(_IntrospectionEndpoint):
         """RFC 7662 §2.1, with the access token verified first: its Store round trip also
         reads the client version the caller's authentication then uses (one ``MGET``)."""
         token = request.form.get("token")
-        if not _is_access_token(token):
+        if not is_access_token(token):
             return super().create_endpoint_response(request)
         read: dict[str, Any] = {}
         verified = self.server.verifier.verify(token, with_client_version=True,
@@ -88,7 +90,7 @@ class IntrospectionEndpoint(_IntrospectionEndpoint):
         server = self.server
         if not isinstance(token_string, str):
             return None
-        if _is_access_token(token_string):
+        if is_access_token(token_string):
             if prefetched is not None and prefetched[0] == token_string:
                 verified = prefetched[1]
             else:
@@ -97,36 +99,41 @@ class IntrospectionEndpoint(_IntrospectionEndpoint):
         row = refresh.find(server.db(), server.settings.secret_key, token_string)
         return self._refresh(row) if row else None
 
-    def _access(self, verified: VerifiedAccessToken) -> Introspected:
+    def _access(self, verified: VerifiedAccessToken,
+                db: Callable[[], Session] | None = None) -> Introspected:
+        """What an access token says; ``db`` opens the session to read from when needed
+        (default: the request's, `server.db`; the express lane passes its own)."""
         claims = verified.claims
+        db = db or self.server.db
         # The person from the process's copy while their version is unchanged; the request's
-        # reader session is opened only when it has to be read (`server.db`, a callable).
+        # reader session is opened only when it has to be read (``db``, a callable).
         active = (verified.person_id is None or person_cache.live(
-            person_cache.of(self.server.platform), verified, self.server.db) is not None)
+            person_cache.of(self.server.platform), verified, db) is not None)
         payload: dict[str, Any] = {
             k: claims[k] for k in ("scope", "client_id", "sub", "aud", "iss", "exp", "iat",
                                    "jti", "acr", "auth_time", "sid", "act") if k in claims}
         payload["token_type"] = "Bearer"
         exchanged = "act" in claims
         if active and exchanged:  # every system on the way: still there, its policy applies
-            passed = actors.resolve(actors.parties(claims), self.server.query_client)
+            passed = actors.resolve(actors.parties(claims),
+                                    lambda cid: self.server.query_client(cid, db=db))
             active = passed is not None
             if passed is not None:
                 payload["scope"] = " ".join(actors.restrict(verified.scope, passed))
         if active and "actx" in claims:  # acting for a legal person: re-checked live
-            active = self._acting(claims, verified.person_id, payload)
+            active = self._acting(claims, verified.person_id, payload, db)
         return Introspected(str(claims.get("client_id", "")), active, payload, exchanged)
 
     def _acting(self, claims: dict[str, Any], person_id: int | None,
-                payload: dict[str, Any]) -> bool:
+                payload: dict[str, Any], db: Callable[[], Session]) -> bool:
         """Issue 4 item 5: add the live ``org``/``authority``; False when it ended."""
         from idp.oidc.acting import live_claims
 
         server = self.server
         # The audience: the client the authority was evaluated for (an exchanged token's
         # target, RFC 8693; the same as client_id for every other token).
-        found = live_claims(server.db(), server.platform.protector, server.settings.secret_key,
-                            claims, person_id, server.query_client(claims.get("aud")))
+        found = live_claims(db(), server.platform.protector, server.settings.secret_key,
+                            claims, person_id, server.query_client(claims.get("aud"), db=db))
         payload.update(found or {})
         return found is not None
 
@@ -162,7 +169,7 @@ class IntrospectionEndpoint(_IntrospectionEndpoint):
         return {"active": True, **token.payload}
 
 
-def _is_access_token(token: Any) -> bool:
+def is_access_token(token: Any) -> bool:
     """A JWT access token or an exchanged reference handle; anything else may be a refresh
     token (looked up in the database)."""
     return isinstance(token, str) and (token.count(".") == 2 or is_handle(token))

@@ -13,6 +13,7 @@ request from elsewhere still gets `InsecureTransportError`, exactly as before.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
 
 from authlib.common.security import is_secure_transport
@@ -23,20 +24,25 @@ _MAX_HOSTS = 256  # the hosts a node is reached by; beyond that (forged Host hea
 _secure: dict[tuple[bool, str, str], bool] = {}
 
 
-def check_transport(request: Any) -> None:
-    """authlib's ``InsecureTransportError.check(request.url)``, remembered per scheme and host.
+def secure_transport(scheme: str, host: str, url: Callable[[], str]) -> bool:
+    """authlib's ``is_secure_transport(url())``, remembered per scheme and host.
 
     The URL is ``scheme://host/…`` (werkzeug's `get_current_url`), so its scheme and host
     name — all `is_secure_transport` looks at — are those two values; authlib's override
     ``AUTHLIB_INSECURE_TRANSPORT`` is part of the key, read on every call as authlib does.
     """
-    key = (bool(os.getenv("AUTHLIB_INSECURE_TRANSPORT")), request.scheme, request.host)
+    key = (bool(os.getenv("AUTHLIB_INSECURE_TRANSPORT")), scheme, host)
     secure = _secure.get(key)
     if secure is None:
-        secure = is_secure_transport(request.url)
+        secure = is_secure_transport(url())
         if len(_secure) < _MAX_HOSTS:
             _secure[key] = secure
-    if not secure:
+    return secure
+
+
+def check_transport(request: Any) -> None:
+    """authlib's ``InsecureTransportError.check(request.url)`` (see `secure_transport`)."""
+    if not secure_transport(request.scheme, request.host, lambda: request.url):
         raise InsecureTransportError()
 
 

@@ -9,6 +9,7 @@ database session of the current request is ``flask.g.oidc_db``, opened on first 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
@@ -37,6 +38,11 @@ from idp.platform import Platform
 
 log = logging.getLogger(__name__)
 MAX_CLIENT_ID_LENGTH = 64
+
+
+def log_machine_token(grant_type: str, client_id: str) -> None:
+    """client_credentials is the machine hot path: logged, not audited (issue 2 perf)."""
+    log.info("token issued grant=%s client=%s", grant_type, client_id)
 
 
 class Issuer(IssuerParameter):
@@ -96,9 +102,11 @@ class IdpAuthorizationServer(AuthorizationServer):
 
     # -- authlib hooks ----------------------------------------------------------------------
 
-    def query_client(self, client_id: Any, version: Any = ...) -> Client | None:
+    def query_client(self, client_id: Any, version: Any = ...,
+                     db: Callable[[], Session] | None = None) -> Client | None:
         """The active client ``client_id``; ``version`` is the client cache version when the
-        caller has already read it from the Store (one round trip fewer)."""
+        caller has already read it from the Store (one round trip fewer); ``db`` opens the
+        session a cache miss reads from (default: the request's, `db`)."""
         if peer_clients.is_peer_id(client_id):  # a federation node (issue 6, OIDF §12.1)
             return peer_clients.peer_client(self.platform, client_id)
         if not isinstance(client_id, str) or not 0 < len(client_id) <= MAX_CLIENT_ID_LENGTH:
@@ -106,7 +114,8 @@ class IdpAuthorizationServer(AuthorizationServer):
         if not (client_id.isascii() and client_id.isprintable()):
             return None  # issued ids are URL-safe; PostgreSQL refuses NUL in text anyway
         # Cached per process, re-read whenever any client changed (client_cache.py).
-        client = self.clients.get(client_id, lambda cid: client_cache.load(self.db(), cid),
+        opener = db or self.db
+        client = self.clients.get(client_id, lambda cid: client_cache.load(opener(), cid),
                                   version)
         if client is None or client.disabled:
             return None
@@ -121,8 +130,7 @@ class IdpAuthorizationServer(AuthorizationServer):
                           client_id=client.client_id, user=user, scope=token.get("scope", ""),
                           ttl=self.settings.refresh_token_ttl)
         if user is None:
-            # client_credentials is the machine hot path: logged, not written (issue 2 perf).
-            log.info("token issued grant=%s client=%s", grant_type, client.client_id)
+            log_machine_token(grant_type, client.client_id)
             return
         audit.record(self.db(), actor=f"client:{client.client_id}", action="oidc:token:issue",
                      target=f"person:{user.person.id}", address=self.remote_addr(),

@@ -1,0 +1,278 @@
+"""The express lane: the machine hot paths answered without Flask (issue 2 performance).
+
+A department back-end calling /token, /userinfo or /introspect paid, through Flask, werkzeug
+and authlib's request machinery, about three times what the protocol work itself costs
+(bench/README.md, round 6: ≈ 900 µs against ≈ 290 µs of CPU per client_credentials token
+in process). `ExpressLane`, a WSGI middleware in front of the Flask app, answers the plain
+success case of exactly these requests itself, by calling the domain code the views call
+(client cache, secret check, token generator, verifier, person cache, claims, introspection
+payload):
+
+- ``POST /token`` with ``grant_type=client_credentials`` [``scope``], ``client_secret_basic``;
+- ``GET /userinfo`` with ``Authorization: Bearer`` (OIDC Core §5.3, RFC 6750 §2.1);
+- ``POST /introspect`` of an access token [``token_type_hint``], ``client_secret_basic``
+  (RFC 7662 §2.1).
+
+It takes a request only when everything about it is ordinary — no query string, a small
+URL-encoded body without any other or repeated parameter, a plain Host, a secure transport
+as authlib judges it — and answers only once every check of the full path has passed.
+Anything else, every error included, goes on to the Flask app with its body put back, and
+is answered there as before: error formats, languages, lockouts and audit stay in one place.
+Until it answers, the lane only reads (client cache, Store, database), so handing a request
+over changes nothing but its cost. Its responses are those of the Flask path, headers
+included (tests/oidc/test_express.py compares the two); ``IDP_EXPRESS_LANE=0`` turns it off.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import logging
+import re
+from collections.abc import Callable, Iterable
+from contextlib import ExitStack
+from typing import Any
+from urllib.parse import parse_qsl, unquote
+
+from flask import Flask
+from sqlalchemy.orm import Session
+
+from idp.federation import peer_clients
+from idp.oidc.client_credentials import PERSON_SCOPES
+from idp.oidc.introspection import IntrospectionEndpoint, is_access_token
+from idp.oidc.models import Client
+from idp.oidc.oauth_request import secure_transport
+from idp.oidc.server import IdpAuthorizationServer, log_machine_token
+from idp.oidc.userinfo import BearerError, UserInfo, bearer_token
+from idp.platform import Platform
+
+log = logging.getLogger(__name__)
+
+_MAX_BODY = 8192  # the lane's requests carry a few hundred bytes; larger ones take the full path
+_FORM_TYPES = {"application/x-www-form-urlencoded",
+               "application/x-www-form-urlencoded; charset=utf-8",
+               "application/x-www-form-urlencoded;charset=utf-8"}
+_HOST = re.compile(r"[A-Za-z0-9.-]{1,253}(?::([0-9]{1,5}))?")
+# What authlib's Flask integration answers a token-endpoint request with (`handle_response`;
+# its body is ``flask.json.dumps``: the app's provider, sorted keys, default separators).
+_AUTHLIB_JSON = [("Content-Type", "application/json"), ("Cache-Control", "no-store"),
+                 ("Pragma", "no-cache")]
+_JSON_TYPE = [("Content-Type", "application/json")]  # `jsonify`'s, in views.userinfo
+_NO_STORE = [("Cache-Control", "no-store")]
+_HSTS = ("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+
+# A 200 response: the headers before Content-Length, those after it, and the body — the
+# length stands where the Flask path puts it (tests/oidc/test_api_responses.py pins the order).
+Answer = tuple[list[tuple[str, str]], list[tuple[str, str]], bytes]
+
+
+class NotMine(Exception):
+    """Not the plain success case: the Flask app answers the request."""
+
+
+def read_form(environ: dict[str, Any], names: frozenset[str]) -> dict[str, str]:
+    """The URL-encoded body's parameters, each at most once and all among ``names``.
+
+    The body is put back as ``wsgi.input`` before anything is decided, for the Flask app
+    to read again if the request is handed over.
+    """
+    if environ.get("CONTENT_TYPE", "").lower() not in _FORM_TYPES:
+        raise NotMine
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or "")
+    except ValueError:
+        raise NotMine from None
+    if not 0 < length <= _MAX_BODY:
+        raise NotMine
+    body = environ["wsgi.input"].read(length)
+    environ["wsgi.input"] = io.BytesIO(body)
+    if len(body) != length or not body.isascii():
+        raise NotMine
+    try:
+        pairs = parse_qsl(body.decode("ascii"), keep_blank_values=True,
+                          max_num_fields=len(names))
+    except ValueError:
+        raise NotMine from None
+    form = dict(pairs)
+    if len(form) != len(pairs) or not form.keys() <= names:
+        raise NotMine
+    if any("\ufffd" in value for value in form.values()):  # not UTF-8 once decoded
+        raise NotMine
+    return form
+
+
+def basic_credentials(environ: dict[str, Any]) -> tuple[str, str]:
+    """``client_secret_basic`` (RFC 6749 §2.3.1): the client id and secret, as authlib's
+    `extract_basic_authorization` reads them (URL-decoded), both present."""
+    scheme, _, encoded = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
+    if scheme.lower() != "basic":
+        raise NotMine
+    try:
+        decoded = base64.b64decode(encoded, validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        raise NotMine from None
+    client_id, colon, secret = decoded.partition(":")
+    client_id, secret = unquote(client_id), unquote(secret)
+    if not (colon and client_id and secret):
+        raise NotMine
+    return client_id, secret
+
+
+def _plain_host(environ: dict[str, Any]) -> str:
+    """The Host header, when the URL map binds it without question (else the full path
+    answers, with its 400 for an unroutable host)."""
+    host = environ.get("HTTP_HOST", "")
+    match = _HOST.fullmatch(host)
+    if match is None or (match.group(1) is not None and int(match.group(1)) > 65535):
+        raise NotMine
+    return host
+
+
+class ExpressLane:
+    """WSGI middleware answering the plain success case of the hot machine requests."""
+
+    def __init__(self, wsgi_app: Callable[..., Iterable[bytes]], app: Flask) -> None:
+        self.wsgi_app = wsgi_app
+        self.app = app
+        self.routes: dict[tuple[str, str], Callable[[dict[str, Any]], Answer]] = {
+            ("POST", "/token"): self.token,
+            ("GET", "/userinfo"): self.userinfo,
+            ("POST", "/introspect"): self.introspect,
+        }
+        self.hsts = app.config["SESSION_COOKIE_SECURE"]  # as security_headers.py decides
+        self.answered = 0  # requests the lane answered (tests check it did)
+
+    @property
+    def server(self) -> IdpAuthorizationServer:
+        return self.app.extensions["oidc"]  # type: ignore[no-any-return]
+
+    @property
+    def platform(self) -> Platform:
+        return self.app.extensions["idp"]  # type: ignore[no-any-return]
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]
+                 ) -> Iterable[bytes]:
+        route = self.routes.get((environ.get("REQUEST_METHOD", ""), environ.get("PATH_INFO")))
+        if route is None or environ.get("QUERY_STRING") or self.app.debug:
+            return self.wsgi_app(environ, start_response)
+        try:
+            _plain_host(environ)
+            head, tail, body = route(environ)
+        except NotMine:
+            return self.wsgi_app(environ, start_response)
+        except BearerError:
+            return self.wsgi_app(environ, start_response)
+        except Exception:  # the full path meets the same fault and answers it (errors.py)
+            log.debug("express lane handed over after an error", exc_info=True)
+            return self.wsgi_app(environ, start_response)
+        self.answered += 1
+        start_response("200 OK", self._finish(environ, head, tail, body))
+        return [body]
+
+    def _finish(self, environ: dict[str, Any], head: list[tuple[str, str]],
+                tail: list[tuple[str, str]], body: bytes) -> list[tuple[str, str]]:
+        """The response's headers, then those security_headers.py adds."""
+        out = [*head, ("Content-Length", str(len(body))), *tail,
+               ("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "no-referrer")]
+        if self.hsts and environ.get("wsgi.url_scheme") in ("https", "wss"):
+            out.append(_HSTS)
+        return out
+
+    def _require_secure_transport(self, environ: dict[str, Any]) -> None:
+        """authlib's check at the token-style endpoints (oauth_request.check_transport)."""
+        scheme, host = environ.get("wsgi.url_scheme", ""), _plain_host(environ)
+        if not secure_transport(scheme, host, lambda: f"{scheme}://{host}/"):
+            raise NotMine
+
+    def _client(self, environ: dict[str, Any], endpoint: str, db: Callable[[], Session],
+                version: Any = ...) -> Client:
+        """The client authenticated by ``client_secret_basic``, as authlib's
+        `ClientAuthentication` would find it (its first method)."""
+        client_id, secret = basic_credentials(environ)
+        if peer_clients.is_peer_id(client_id):  # federation peers: the full path
+            raise NotMine
+        client = self.server.query_client(client_id, version, db=db)
+        if client is None or not client.check_endpoint_auth_method("client_secret_basic",
+                                                                   endpoint):
+            raise NotMine
+        if not client.check_client_secret(secret):
+            raise NotMine
+        return client
+
+    def _reader(self, stack: ExitStack) -> Callable[[], Session]:
+        """A read-only session opened on first use (db.Database.reader), like the views'."""
+        opened: list[Session] = []
+
+        def db() -> Session:
+            if not opened:
+                opened.append(stack.enter_context(self.platform.db.reader()))
+            return opened[0]
+
+        return db
+
+    # -- the three requests ----------------------------------------------------------------
+
+    def token(self, environ: dict[str, Any]) -> Answer:
+        """RFC 6749 §4.4 as client_credentials.ClientCredentialsGrant issues it."""
+        self._require_secure_transport(environ)
+        form = read_form(environ, frozenset(("grant_type", "scope")))
+        if form.get("grant_type") != "client_credentials":
+            raise NotMine
+        server = self.server
+        server.keys.warm()
+        with ExitStack() as stack:
+            client = self._client(environ, "token", self._reader(stack))
+        scope = form.get("scope")
+        requested = set((scope or "").split())
+        if not client.check_grant_type("client_credentials") \
+                or not requested <= set(server.scopes_supported) \
+                or requested & PERSON_SCOPES or not requested <= client.scope_set:
+            raise NotMine
+        token = server.generate_token(grant_type="client_credentials", client=client,
+                                      user=None, scope=scope, include_refresh_token=False)
+        log_machine_token("client_credentials", client.client_id)
+        return _AUTHLIB_JSON, [], self.app.json.dumps(token).encode()
+
+    def userinfo(self, environ: dict[str, Any]) -> Answer:
+        """OIDC Core §5.3 by GET, as views.userinfo answers it."""
+        token = bearer_token(environ.get("HTTP_AUTHORIZATION"), None, "GET", False)
+        server = self.server
+        server.keys.warm()
+        with ExitStack() as stack:
+            db = self._reader(stack)
+            claims = UserInfo(self.platform, server.verifier).claims(
+                db, token, lambda cid, version=...: server.query_client(cid, version, db=db),
+                (environ.get("REMOTE_ADDR") or "")[:64])
+        body = self.app.json.dumps(claims, separators=(",", ":")) + "\n"  # as jsonify
+        return _JSON_TYPE, _NO_STORE, body.encode()
+
+    def introspect(self, environ: dict[str, Any]) -> Answer:
+        """RFC 7662 §2 for access tokens, in introspection.IntrospectionEndpoint's order:
+        the token is verified first (one ``MGET`` that also reads the client version), then
+        the caller authenticated, and only then is anything about the token told."""
+        self._require_secure_transport(environ)
+        form = read_form(environ, frozenset(("token", "token_type_hint")))
+        token = form.get("token")
+        hint = form.get("token_type_hint")
+        if not is_access_token(token) or (hint and hint not in ("access_token",
+                                                                "refresh_token")):
+            raise NotMine
+        basic_credentials(environ)  # malformed: handed over before any Store command
+        server = self.server
+        server.keys.warm()
+        read: dict[str, Any] = {}
+        verified = server.verifier.verify(token, with_client_version=True,  # type: ignore[arg-type]
+                                          with_person_version=True, read=read)
+        endpoint: IntrospectionEndpoint = server._endpoints["introspection"][0]
+        with ExitStack() as stack:
+            db = self._reader(stack)
+            client = self._client(environ, "introspection", db,
+                                  read.get("client_version", ...))
+            found = endpoint._access(verified, db) if verified is not None else None
+        if found is None or not endpoint.check_permission(found, client, None) \
+                or not found.active:
+            payload: dict[str, Any] = {"active": False}
+        else:
+            payload = endpoint.introspect_token(found)
+        return _AUTHLIB_JSON, [], self.app.json.dumps(payload).encode()
