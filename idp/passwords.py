@@ -21,13 +21,14 @@ import base64
 import hashlib
 import hmac
 import re
+import secrets
 from dataclasses import dataclass
 
 import argon2
 import bcrypt
 from argon2.exceptions import InvalidHashError
 
-from idp.argon2_pool import PooledVerifier
+from idp.argon2_pool import PooledVerifier, sodium_argon2id
 
 LEGACY_SCHEMES = ("bcrypt", "pbkdf2-sha256", "django-pbkdf2-sha256", "sha256", "sm3", "argon2")
 
@@ -96,6 +97,11 @@ def _is_hex(text: str, length: int) -> bool:
     return len(text) == length and all(c in "0123456789abcdefABCDEF" for c in text)
 
 
+def _b64(raw: bytes) -> str:
+    """The PHC string format's base64: standard alphabet, no padding."""
+    return base64.b64encode(raw).decode("ascii").rstrip("=")
+
+
 def _ab64_decode(text: str) -> bytes:
     text = text.replace(".", "+")
     return base64.b64decode(text + "=" * (-len(text) % 4))
@@ -115,7 +121,18 @@ class PasswordHasher:
         self._pooled = PooledVerifier(memory_kib)
 
     def hash(self, password: str) -> str:
-        return self._argon2.hash(password)
+        """A new argon2id hash (PHC string format, 16-byte salt, 32-byte digest) — by
+        libsodium when it can (idp/argon2_pool.py), else argon2-cffi."""
+        params = self._argon2
+        if params.parallelism != 1:
+            return params.hash(password)
+        salt = secrets.token_bytes(16)
+        digest = sodium_argon2id(password.encode(), salt, params.time_cost,
+                                 params.memory_cost, 32)
+        if not digest:  # parameters libsodium refuses
+            return params.hash(password)
+        return (f"$argon2id$v=19$m={params.memory_cost},t={params.time_cost},p=1"
+                f"${_b64(salt)}${_b64(digest)}")
 
     def verify(self, hashed: str, password: str) -> Verification:
         """Check ``password`` against ``hashed`` in any accepted form."""

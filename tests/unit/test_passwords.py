@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 
 import argon2
 import bcrypt
@@ -117,6 +118,41 @@ def test_argon2_with_other_parameters_verifies_and_needs_rehash(other):
     assert scheme_of(hashed) == "argon2"
     result = FAST.verify(hashed, PASSWORD)
     assert result.ok and result.needs_rehash
+
+
+# Hashes libsodium computes (argon2id, one lane, 16-byte salt) and those it leaves to
+# argon2-cffi (idp/argon2_pool.py): each made by argon2-cffi must verify here, and only with
+# the right password.
+CFFI_MADE = {
+    "argon2id-p1": argon2.PasswordHasher(memory_cost=1024, time_cost=1, parallelism=1),
+    "argon2id-p1-long-digest": argon2.PasswordHasher(memory_cost=1024, time_cost=1,
+                                                     parallelism=1, hash_len=64),
+    "argon2id-p2": argon2.PasswordHasher(memory_cost=1024, time_cost=1, parallelism=2),
+    "argon2id-short-salt": argon2.PasswordHasher(memory_cost=1024, time_cost=1,
+                                                 parallelism=1, salt_len=8),
+    "argon2d": argon2.PasswordHasher(memory_cost=1024, time_cost=1, type=argon2.Type.D),
+}
+
+
+@pytest.mark.parametrize("maker", CFFI_MADE.values(), ids=CFFI_MADE.keys())
+@pytest.mark.parametrize("password", [PASSWORD, "", "a\x00b", "x" * 1000])
+def test_argon2_hashes_made_elsewhere_verify(maker, password):
+    hashed = maker.hash(password)
+    assert FAST.verify(hashed, password).ok
+    assert not FAST.verify(hashed, password + "!").ok
+
+
+@pytest.mark.parametrize(("memory_kib", "time_cost"),
+                         [(8, 1), (1024, 1), (1024, 3), (19 * 1024, 2)])
+def test_our_argon2id_hashes_verify_with_argon2_cffi(memory_kib, time_cost):
+    """libsodium makes them; the reference implementation must agree (RFC 9106)."""
+    ours = PasswordHasher(memory_kib=memory_kib, time_cost=time_cost)
+    hashed = ours.hash(PASSWORD)
+    assert re.fullmatch(rf"\$argon2id\$v=19\$m={memory_kib},t={time_cost},p=1"
+                        r"\$[A-Za-z0-9+/]{22}\$[A-Za-z0-9+/]{43}", hashed)
+    assert argon2.PasswordHasher().verify(hashed, PASSWORD)
+    with pytest.raises(argon2.exceptions.VerifyMismatchError):
+        argon2.PasswordHasher().verify(hashed, "wrong")
 
 
 def test_production_parameters_are_owasp_minimum():
