@@ -8,7 +8,8 @@ success case of exactly these requests itself, by calling the domain code the vi
 (client cache, secret check, token generator, verifier, person cache, claims, introspection
 payload):
 
-- ``POST /token`` with ``grant_type=client_credentials`` [``scope``], ``client_secret_basic``;
+- ``POST /token`` with ``grant_type=client_credentials`` [``scope``] or ``refresh_token``
+  (rotation, RFC 9700 §4.14.2) [``scope``], ``client_secret_basic``;
 - ``GET /userinfo`` with ``Authorization: Bearer`` (OIDC Core §5.3, RFC 6750 §2.1);
 - ``POST /introspect`` of an access token [``token_type_hint``], ``client_secret_basic``
   (RFC 7662 §2.1).
@@ -39,6 +40,7 @@ from flask import Flask
 from sqlalchemy.orm import Session
 
 from idp.federation import peer_clients
+from idp.oidc import refresh
 from idp.oidc.client_credentials import PERSON_SCOPES
 from idp.oidc.introspection import IntrospectionEndpoint, is_access_token
 from idp.oidc.models import Client
@@ -214,10 +216,12 @@ class ExpressLane:
     # -- the three requests ----------------------------------------------------------------
 
     def token(self, environ: dict[str, Any]) -> Answer:
-        """RFC 6749 §4.4 as client_credentials.ClientCredentialsGrant issues it."""
+        """The token endpoint's two machine grants."""
         self._require_secure_transport(environ)
-        form = read_form(environ, frozenset(("grant_type", "scope")))
-        if form.get("grant_type") != "client_credentials":
+        form = read_form(environ, frozenset(("grant_type", "scope", "refresh_token")))
+        if form.get("grant_type") == "refresh_token":
+            return self._refresh(environ, form)
+        if form.get("grant_type") != "client_credentials" or "refresh_token" in form:
             raise NotMine
         server = self.server
         server.keys.warm()
@@ -232,6 +236,39 @@ class ExpressLane:
         token = server.generate_token(grant_type="client_credentials", client=client,
                                       user=None, scope=scope, include_refresh_token=False)
         log_machine_token("client_credentials", client.client_id)
+        return _AUTHLIB_JSON, [], self.app.json.dumps(token).encode()
+
+    def _refresh(self, environ: dict[str, Any], form: dict[str, str]) -> Answer:
+        """RFC 6749 §6 with rotation, as refresh.RefreshTokenGrant answers it, in one
+        transaction. A token retired, revoked, expired, of another client or whose person or
+        authority changed is handed over — so is a rotation lost to a concurrent use (rolled
+        back here): the full path then finds it retired and revokes the family (reuse)."""
+        server = self.server
+        secret_key = server.settings.secret_key
+        server.keys.warm()
+        with self.platform.db.session() as session:
+            client = self._client(environ, "token", lambda: session)
+            found = refresh.find_with_person(session, secret_key, form.get("refresh_token"))
+            if not client.check_grant_type("refresh_token") or found is None:
+                raise NotMine
+            row, person = found
+            scope = form.get("scope") or row.get_scope()
+            if not refresh.is_live(row) or not row.check_client(client) \
+                    or not set(scope.split()) <= set(row.get_scope().split()):
+                raise NotMine
+            user = refresh.authorized_person(server, session, row, person, client)
+            if user is None:
+                raise NotMine
+            token = server.generate_token(
+                grant_type="refresh_token", client=client, user=user, scope=scope,
+                include_refresh_token=refresh.keeps_offline_access(scope))
+            if not refresh.rotate(session, secret_key, row, token.get("refresh_token"),
+                                  client_id=client.client_id, user=user,
+                                  scope=token.get("scope", ""),
+                                  ttl=server.settings.refresh_token_ttl):
+                raise NotMine  # rolled back; the full path detects the reuse
+            server.record_issue(session, token, client, "refresh_token", user,
+                                (environ.get("REMOTE_ADDR") or "")[:64])
         return _AUTHLIB_JSON, [], self.app.json.dumps(token).encode()
 
     def userinfo(self, environ: dict[str, Any]) -> Answer:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from typing import Any
 
 from authlib.oauth2.rfc6749 import InvalidGrantError, grants
 from sqlalchemy import bindparam, insert, select, update
@@ -20,7 +21,7 @@ from idp.audit import service as audit
 from idp.crypto import keyed_digest, random_token
 from idp.db import loaded_copy, utcnow
 from idp.oidc.client_auth import ALL_METHODS
-from idp.oidc.models import RefreshToken
+from idp.oidc.models import Client, RefreshToken
 from idp.oidc.revoked import RevocationList
 from idp.oidc.tokens import AuthorizedPerson
 
@@ -147,6 +148,30 @@ def revoke_person(session: Session, person_id: int) -> int:
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
+def authorized_person(server: Any, session: Session, row: RefreshToken, person: Person | None,
+                      client: Client) -> AuthorizedPerson | None:
+    """Who a refresh token speaks for now: None unless its person is still active with the
+    epoch it was issued under; `InvalidGrantError` when its authority to act ended."""
+    if person is None or not person.is_active or person.security_epoch != row.epoch:
+        return None
+    live = None
+    if row.acting is not None:  # issue 4 item 5: the authority, live
+        from idp.oidc.acting import resolve
+
+        live = resolve(session, person.id, row.acting, client, server.settings.secret_key)
+        if live is None:
+            raise InvalidGrantError("The authority to act for the legal person ended.")
+    # Refresh tokens are offline grants (OIDC Core §11): tokens minted from them are not
+    # tied to the browser session, so they carry no ``sid``.
+    return AuthorizedPerson(person, None, row.auth_time, row.acr, list(row.amr),
+                            gid=row.family_id, sub=server.subject(client, person), acting=live)
+
+
+def keeps_offline_access(scope: str | None) -> bool:
+    """A new refresh token only while the grant keeps ``offline_access`` (OIDC Core §11)."""
+    return "offline_access" in (scope or "").split()
+
+
 class RefreshTokenGrant(grants.RefreshTokenGrant):
     """RFC 6749 §6 with rotation and reuse detection."""
 
@@ -173,27 +198,12 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         log.warning("refresh token reuse: family revoked client=%s", row.client_id)
 
     def authenticate_user(self, refresh_token: RefreshToken):  # type: ignore[no-untyped-def]
-        person = self._person  # read with the token (find_with_person)
-        if person is None or not person.is_active or person.security_epoch != refresh_token.epoch:
-            return None
-        live = None
-        if refresh_token.acting is not None:  # issue 4 item 5: the authority, live
-            from idp.oidc.acting import resolve
-
-            live = resolve(self.server.db(), person.id, refresh_token.acting,
-                           self.request.client, self.server.settings.secret_key)
-            if live is None:
-                raise InvalidGrantError("The authority to act for the legal person ended.")
-        # Refresh tokens are offline grants (OIDC Core §11): tokens minted from them are not
-        # tied to the browser session, so they carry no ``sid``.
-        return AuthorizedPerson(person, None, refresh_token.auth_time, refresh_token.acr,
-                                list(refresh_token.amr), gid=refresh_token.family_id,
-                                sub=self.server.subject(self.request.client, person),
-                                acting=live)
+        return authorized_person(self.server, self.server.db(), refresh_token, self._person,
+                                 self.request.client)
 
     def generate_token(self, user=None, scope=None, grant_type=None,  # type: ignore[no-untyped-def]
                        expires_in=None, include_refresh_token=True):
-        include = include_refresh_token and "offline_access" in (scope or "").split()
+        include = include_refresh_token and keeps_offline_access(scope)
         return super().generate_token(user, scope, grant_type, expires_in, include)
 
     def save_token(self, token):  # type: ignore[no-untyped-def]

@@ -122,18 +122,22 @@ class IdpAuthorizationServer(AuthorizationServer):
         return client
 
     def save_token(self, token: dict[str, Any], request: OAuth2Request) -> None:
-        client: Client = request.client
-        grant_type = request.payload.grant_type
-        user = request.user
+        self.record_issue(self.db(), token, request.client, request.payload.grant_type,
+                          request.user, self.remote_addr())
+
+    def record_issue(self, session: Session, token: dict[str, Any], client: Client,
+                     grant_type: str, user: Any, address: str) -> None:
+        """Store the new refresh token (unless `refresh.rotate` did) and audit the issue;
+        a machine token (no person) is only logged."""
         if token.get("refresh_token") and user is not None:
-            refresh.store(self.db(), self.settings.secret_key, token["refresh_token"],
+            refresh.store(session, self.settings.secret_key, token["refresh_token"],
                           client_id=client.client_id, user=user, scope=token.get("scope", ""),
                           ttl=self.settings.refresh_token_ttl)
         if user is None:
             log_machine_token(grant_type, client.client_id)
             return
-        audit.record(self.db(), actor=f"client:{client.client_id}", action="oidc:token:issue",
-                     target=f"person:{user.person.id}", address=self.remote_addr(),
+        audit.record(session, actor=f"client:{client.client_id}", action="oidc:token:issue",
+                     target=f"person:{user.person.id}", address=address,
                      details={"grant_type": grant_type, "scope": token.get("scope", ""),
                               "refresh": bool(token.get("refresh_token"))})
 

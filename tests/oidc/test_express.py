@@ -17,9 +17,11 @@ from typing import Any
 
 import pytest
 
+from idp.accounts.models import Person
+from idp.audit.models import AuditRecord
 from idp.oidc import clients as client_service
 from idp.oidc.express import ExpressLane
-from tests.oidc.helpers import Pkce, sign_in, tokens
+from tests.oidc.helpers import Pkce, register, sign_in, tokens
 from tests.oidc.test_api_responses import access_token, machine, rp  # noqa: F401 - fixtures
 
 CC = {"grant_type": "client_credentials"}
@@ -56,9 +58,10 @@ def jwt_parts(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
     return json.loads(base64.urlsafe_b64decode(head)), json.loads(base64.urlsafe_b64decode(claims))
 
 
-def assert_same(fast: Any, slow: Any) -> None:
+def assert_same(fast: Any, slow: Any, *, per_grant: tuple[str, ...] = ()) -> None:
     """Same status and headers (names, order, values); same body, tokens compared by their
-    header and claims except the per-token ``jti``/``iat``/``exp``."""
+    header and claims except the per-token ``jti``/``iat``/``exp``/``ctx`` (and ``per_grant``
+    claims, with the refresh token, when the two come from different grants)."""
     assert fast.status == slow.status
     assert [k for k, _ in fast.headers.items()] == [k for k, _ in slow.headers.items()]
     for (name, a), (_, b) in zip(fast.headers.items(), slow.headers.items(), strict=True):
@@ -73,14 +76,18 @@ def assert_same(fast: Any, slow: Any) -> None:
     assert list(a) == list(b)
     ha, ca = jwt_parts(a.pop("access_token"))
     hb, cb = jwt_parts(b.pop("access_token"))
+    if per_grant:
+        assert len(a.pop("refresh_token", "")) == len(b.pop("refresh_token", ""))
     assert a == b and ha == hb and list(ca) == list(cb)
-    for claim in ("jti", "iat", "exp"):
-        ca.pop(claim), cb.pop(claim)
+    for claim in ("jti", "iat", "exp", "ctx", *per_grant):  # ctx: encrypted afresh per token
+        ca.pop(claim, None), cb.pop(claim, None)
     assert ca == cb
     # The text is the same encoding (separators, key order) as the Flask path's.
-    assert fast_text.replace(json.loads(fast_text)["access_token"], "T") == \
-        json.dumps(json.loads(fast_text) | {"access_token": "T"}, sort_keys=True,
-                   ensure_ascii=False)
+    body = json.loads(fast_text)
+    opaque = {k: "T" for k in ("access_token", "refresh_token") if k in body}
+    for key in opaque:
+        fast_text = fast_text.replace(body[key], "T")
+    assert fast_text == json.dumps(body | opaque, sort_keys=True, ensure_ascii=False)
 
 
 # -- answered by the lane -------------------------------------------------------------------
@@ -140,6 +147,93 @@ def test_introspection_answers_inactive(app, client, platform, rp, machine,  # n
     fast, slow = twice(app, lambda: client.post("/introspect", headers=rp.basic(),
                                                 data={"token": access_token}), answered=True)
     assert fast.json == {"active": False}
+    assert_same(fast, slow)
+
+
+def _grants(client: Any, platform: Any, citizen: Any, party: Any, scope: str,
+            n: int = 2) -> list[dict[str, Any]]:
+    sign_in(client, platform, citizen)
+    issued = [tokens(client, party, Pkce(), scope=scope) for _ in range(n)]
+    client.delete_cookie("idp_sso", domain="localhost")
+    return issued
+
+
+def _refresh(client: Any, party: Any, token: str, **extra: str) -> Any:
+    return client.post("/token", headers=party.basic(),
+                       data={"grant_type": "refresh_token", "refresh_token": token, **extra})
+
+
+def _issue_audits(platform: Any) -> int:
+    with platform.db.session() as session:
+        return session.query(AuditRecord).filter_by(action="oidc:token:issue").count()
+
+
+@pytest.mark.parametrize(("scope", "requested"), [
+    ("openid offline_access", {}), ("openid profile offline_access", {"scope": "openid"}),
+    ("openid offline_access", {"scope": ""})], ids=["rotation", "narrower-scope", "blank-scope"])
+def test_refresh(app, client, platform, citizen, rp, scope, requested):  # noqa: F811
+    """Two grants alike, one refreshed through the lane and one through Flask: the same
+    answer; the lane's rotation is audited and retires the old token (reuse detection)."""
+    first, second = _grants(client, platform, citizen, rp, scope)
+    lane = lane_of(app)
+    before, audits = lane.answered, _issue_audits(platform)
+    fast = _refresh(client, rp, first["refresh_token"], **requested)
+    assert fast.status_code == 200 and lane.answered == before + 1
+    assert _issue_audits(platform) == audits + 1
+    with lane_off(app):
+        slow = _refresh(client, rp, second["refresh_token"], **requested)
+    assert_same(fast, slow, per_grant=("gid",))
+    assert ("refresh_token" in fast.json) == ("offline_access" in fast.json["scope"].split())
+    # The retired token again: reuse — handed over, and the family is revoked.
+    reused = _refresh(client, rp, first["refresh_token"])
+    assert reused.status_code == 400 and reused.json["error"] == "invalid_grant"
+    assert lane.answered == before + 1
+    if "refresh_token" in fast.json:
+        assert _refresh(client, rp, fast.json["refresh_token"]).json["error"] == "invalid_grant"
+
+
+REFRESH_CASES: dict[str, Callable[[Any, Any, str], dict[str, Any]]] = {
+    "broader-scope": lambda c, _other, t: dict(headers=c.basic(), data={
+        "grant_type": "refresh_token", "refresh_token": t, "scope": "openid phone"}),
+    "other-client": lambda _c, other, t: dict(headers=other.basic(), data={
+        "grant_type": "refresh_token", "refresh_token": t}),
+    "unknown-token": lambda c, _other, t: dict(headers=c.basic(), data={
+        "grant_type": "refresh_token", "refresh_token": t + "x"}),
+    "missing-token": lambda c, _other, _t: dict(headers=c.basic(), data={
+        "grant_type": "refresh_token"}),
+    "client-id-in-body-too": lambda c, _other, t: dict(headers=c.basic(), data={
+        "grant_type": "refresh_token", "refresh_token": t, "client_id": c.client_id}),
+    "wrong-secret": lambda c, _other, t: dict(headers=_basic(f"{c.client_id}:x"), data={
+        "grant_type": "refresh_token", "refresh_token": t}),
+}
+
+
+@pytest.mark.parametrize("case", REFRESH_CASES.values(), ids=REFRESH_CASES.keys())
+def test_refresh_requests_the_lane_hands_over(app, client, platform, citizen, rp,  # noqa: F811
+                                              case):
+    """Each is refused or answered by the Flask path exactly as with the lane off (the
+    token is not used up by a refusal, so both get the same one)."""
+    (issued,) = _grants(client, platform, citizen, rp, "openid offline_access", n=1)
+    other = register(platform, grant_types=["authorization_code", "refresh_token"])
+    kwargs = case(rp, other, issued["refresh_token"])
+    if "client_id" in kwargs["data"]:  # answered by Flask: it rotates, so no second send
+        before = lane_of(app).answered
+        assert client.post("/token", **kwargs).status_code == 200
+        assert lane_of(app).answered == before
+        return
+    fast, slow = twice(app, lambda: client.post("/token", **kwargs), answered=False)
+    assert fast.status_code in (400, 401)
+    assert_same(fast, slow)
+
+
+def test_refresh_after_a_ban_is_handed_over(app, client, platform, citizen, rp):  # noqa: F811
+    (issued,) = _grants(client, platform, citizen, rp, "openid offline_access", n=1)
+    with platform.db.session() as session:
+        person = session.get(Person, citizen.person_id)
+        person.security_epoch += 1  # what a ban or a password reset does
+    fast, slow = twice(app, lambda: _refresh(client, rp, issued["refresh_token"]),
+                       answered=False)
+    assert fast.status_code == 400
     assert_same(fast, slow)
 
 
