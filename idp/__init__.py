@@ -55,9 +55,9 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         app.register_blueprint(dev_bp)
 
     if settings.express_lane:  # the machine hot paths without Flask (idp/oidc/express.py)
-        from idp.oidc.express import ExpressLane
+        from idp.oidc import express
 
-        app.wsgi_app = ExpressLane(app.wsgi_app, app)  # type: ignore[method-assign]
+        express.install(app)
     if settings.proxy_fix:  # outermost: every layer sees the client's address and scheme
         from werkzeug.middleware.proxy_fix import ProxyFix
 

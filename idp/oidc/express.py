@@ -27,7 +27,6 @@ included (tests/oidc/test_express.py compares the two); ``IDP_EXPRESS_LANE=0`` t
 from __future__ import annotations
 
 import base64
-import binascii
 import io
 import logging
 import re
@@ -36,8 +35,11 @@ from contextlib import ExitStack
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
-from flask import Flask
+from authlib.oauth2 import OAuth2Error
+from flask import Flask, request
 from sqlalchemy.orm import Session
+from werkzeug.sansio.utils import get_host
+from werkzeug.wsgi import get_content_length
 
 from idp.federation import peer_clients
 from idp.oidc import refresh
@@ -55,7 +57,10 @@ _MAX_BODY = 8192  # the lane's requests carry a few hundred bytes; larger ones t
 _FORM_TYPES = {"application/x-www-form-urlencoded",
                "application/x-www-form-urlencoded; charset=utf-8",
                "application/x-www-form-urlencoded;charset=utf-8"}
-_HOST = re.compile(r"[A-Za-z0-9.-]{1,253}(?::([0-9]{1,5}))?")
+# Dot-separated labels of 1-63 characters and a port without leading zeros: werkzeug's
+# routing binds these without question (it answers a bad Host with 400, review of d7c472f).
+_HOST = re.compile(r"(?:[A-Za-z0-9-]{1,63}\.)*[A-Za-z0-9-]{1,63}(?::([1-9][0-9]{0,4}))?")
+_FAILED = "idp.express.failed"  # environ key: the lane's unexpected error, for Flask to raise
 # What authlib's Flask integration answers a token-endpoint request with (`handle_response`;
 # its body is ``flask.json.dumps``: the app's provider, sorted keys, default separators).
 _AUTHLIB_JSON = [("Content-Type", "application/json"), ("Cache-Control", "no-store"),
@@ -79,13 +84,11 @@ def read_form(environ: dict[str, Any], names: frozenset[str]) -> dict[str, str]:
     The body is put back as ``wsgi.input`` before anything is decided, for the Flask app
     to read again if the request is handed over.
     """
-    if environ.get("CONTENT_TYPE", "").lower() not in _FORM_TYPES:
+    if environ.get("CONTENT_TYPE", "").lower() not in _FORM_TYPES \
+            or "HTTP_TRANSFER_ENCODING" in environ:
         raise NotMine
-    try:
-        length = int(environ.get("CONTENT_LENGTH") or "")
-    except ValueError:
-        raise NotMine from None
-    if not 0 < length <= _MAX_BODY:
+    length = get_content_length(environ)  # werkzeug's reading of it, as the Flask path's
+    if length is None or not 0 < length <= _MAX_BODY:
         raise NotMine
     body = environ["wsgi.input"].read(length)
     environ["wsgi.input"] = io.BytesIO(body)
@@ -112,7 +115,7 @@ def basic_credentials(environ: dict[str, Any]) -> tuple[str, str]:
         raise NotMine
     try:
         decoded = base64.b64decode(encoded, validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+    except ValueError:  # binascii.Error, UnicodeDecodeError, non-ASCII text
         raise NotMine from None
     client_id, colon, secret = decoded.partition(":")
     client_id, secret = unquote(client_id), unquote(secret)
@@ -122,13 +125,29 @@ def basic_credentials(environ: dict[str, Any]) -> tuple[str, str]:
 
 
 def _plain_host(environ: dict[str, Any]) -> str:
-    """The Host header, when the URL map binds it without question (else the full path
-    answers, with its 400 for an unroutable host)."""
-    host = environ.get("HTTP_HOST", "")
-    match = _HOST.fullmatch(host)
+    """The request's host as werkzeug gives it (`Request.host`), when the URL map binds
+    it without question; else the full path answers, with its 400 for a bad host."""
+    header = environ.get("HTTP_HOST", "")
+    match = _HOST.fullmatch(header)
     if match is None or (match.group(1) is not None and int(match.group(1)) > 65535):
         raise NotMine
+    host = get_host(environ.get("wsgi.url_scheme", ""), header)
+    if not host:
+        raise NotMine
     return host
+
+
+def raise_lane_failure() -> None:
+    """``before_request``: re-raise the lane's unexpected error in the Flask app's context."""
+    failed = request.environ.pop(_FAILED, None)
+    if failed is not None:
+        raise failed
+
+
+def install(app: Flask) -> None:
+    """Put the lane in front of ``app`` (inside ProxyFix, which create_app adds last)."""
+    app.before_request_funcs.setdefault(None, []).insert(0, raise_lane_failure)
+    app.wsgi_app = ExpressLane(app.wsgi_app, app)  # type: ignore[method-assign]
 
 
 class ExpressLane:
@@ -161,12 +180,13 @@ class ExpressLane:
         try:
             _plain_host(environ)
             head, tail, body = route(environ)
-        except NotMine:
+        except (NotMine, BearerError, OAuth2Error):  # refusals: the full path words them
             return self.wsgi_app(environ, start_response)
-        except BearerError:
-            return self.wsgi_app(environ, start_response)
-        except Exception:  # the full path meets the same fault and answers it (errors.py)
-            log.debug("express lane handed over after an error", exc_info=True)
+        except Exception as exc:
+            # A fault (Redis or the database down, a bug): not retried by the full path —
+            # that would double the wait and could repeat a side effect — but raised inside
+            # it (`raise_lane_failure`), so errors.py logs and answers it as always.
+            environ[_FAILED] = exc
             return self.wsgi_app(environ, start_response)
         self.answered += 1
         start_response("200 OK", self._finish(environ, head, tail, body))
@@ -183,7 +203,7 @@ class ExpressLane:
 
     def _require_secure_transport(self, environ: dict[str, Any]) -> None:
         """authlib's check at the token-style endpoints (oauth_request.check_transport)."""
-        scheme, host = environ.get("wsgi.url_scheme", ""), _plain_host(environ)
+        scheme, host = environ.get("wsgi.url_scheme", ""), _plain_host(environ)  # as Flask's
         if not secure_transport(scheme, host, lambda: f"{scheme}://{host}/"):
             raise NotMine
 
