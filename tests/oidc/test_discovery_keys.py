@@ -78,3 +78,29 @@ def test_token_signed_by_key_rotated_in_another_process_is_accepted(client, plat
     other_process.reload()
     at = tokens(client, rp, Pkce())["access_token"]  # signed here with the cached key
     assert introspect(client, rp, at)["active"] is True
+
+
+def test_a_remembered_signature_ends_with_its_key(client, platform, citizen, monkeypatch):
+    """Userinfo remembers a token whose signature it has checked (tokens.py `_decode`): the
+    second request skips the ECDSA check — and once the key that signed it is withdrawn,
+    the token is refused again, remembered or not."""
+    from idp.oidc import compact
+
+    rp = register(platform)
+    sign_in(client, platform, citizen)
+    at = tokens(client, rp, Pkce())["access_token"]
+    checks: list[str] = []
+    real_verify = compact.verify
+    monkeypatch.setattr(compact, "verify", lambda t, k: checks.append(t) or real_verify(t, k))
+    bearer = {"Authorization": f"Bearer {at}"}
+    assert client.get("/userinfo", headers=bearer).status_code == 200
+    assert client.get("/userinfo", headers=bearer).status_code == 200
+    assert checks == [at]  # checked once, remembered after
+    forged = at[:-6] + ("AAAAAA" if not at.endswith("AAAAAA") else "BBBBBB")
+    assert client.get("/userinfo", headers={"Authorization": f"Bearer {forged}"}
+                      ).status_code == 401  # another token string: checked, and refused
+    with platform.db.session() as session:
+        keys.rotate(session, platform.protector, "ES256", overlap=-1)
+        assert keys.prune(session) == 1  # the key that signed `at` is withdrawn
+    keyring(platform).reload()
+    assert client.get("/userinfo", headers=bearer).status_code == 401
