@@ -181,6 +181,14 @@ class RoundTrips:
 
             client.execute_command = counted
             client.pipeline = pipeline
+        execute = getattr(platform.store, "_execute", None)
+        if execute is not None:  # RedisStore since round 6: one `_execute` per round trip
+
+            def counted_trip(*commands: Any) -> Any:
+                self.redis += 1
+                return execute(*commands)
+
+            platform.store._execute = counted_trip
 
     def _sql(self, *args: Any, **kw: Any) -> None:
         self.sql += 1

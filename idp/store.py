@@ -9,6 +9,7 @@ default for a single process (demo, unit tests).
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ from contextlib import contextmanager
 from typing import Any, Protocol
 
 import redis
+from redis.connection import parse_url
 
 # A queued write of a `Batch`: ("set", key, value, ttl) | ("delete", *keys)
 # | ("sadd", key, member, ttl).
@@ -230,84 +232,169 @@ class MemoryStore:
 
 
 class RedisStore:
-    """Redis-backed store shared by every process of a node."""
+    """Redis-backed store shared by every process of a node.
+
+    Commands go straight over redis-py's `Connection`, one per thread, skipping the
+    `redis.Redis` client, its pool, liveness check, retry wrapper, response callbacks and
+    observability hooks (issue 2; bench/README.md, round 6): a GET cost 139 Python calls
+    and 142 k instructions through the client, 39 calls and 41 k instructions here; the
+    hot paths make 1-2 commands per request, the password flow 11, against CPU targets
+    of 400-600 µs. What redis-py still does: URL parsing (redis://, rediss://, unix://,
+    credentials, db, timeouts), the connect handshake (AUTH, CLIENT SETINFO, SELECT;
+    RESP2), command packing, the hiredis reply parser and its error classes, so callers
+    see the same `redis.RedisError` types as before.
+
+    - One connection per thread (`threading.local`): granian's blocking threads share
+      the store without any lock on the hot path. When a thread ends its slot is
+      dropped and the `Connection` freed at once (no reference cycle), and redis-py's
+      `__del__` closes the socket.
+    - After a fork (gunicorn, granian workers) the inherited socket is the parent's:
+      a connection made by another pid is discarded unused — no QUIT, no shutdown, its
+      file descriptor closed in this process only — and a new one is made.
+    - A broken connection (killed, idle-closed, Redis restarted) is made again and the
+      commands sent once more, where the client's pool checked each connection before
+      use; a second failure is raised, and so is a timeout (never retried, as before).
+    """
 
     def __init__(self, url: str, prefix: str = "idp:") -> None:
-        self._redis = redis.Redis.from_url(
-            url, decode_responses=True, socket_timeout=5, socket_connect_timeout=5
-        )
+        options = parse_url(url)
+        self._connection_class = options.pop("connection_class", redis.Connection)
+        # Query-string options win over these defaults, as with `Redis.from_url`.
+        self._connection_kwargs = {"socket_timeout": 5, "socket_connect_timeout": 5,
+                                   "protocol": 2, **options, "decode_responses": True}
+        self._local = threading.local()
         self._prefix = prefix
 
     def _k(self, key: str) -> str:
         return self._prefix + key
 
+    def _connection(self) -> redis.Connection:
+        """This thread's connection, made on first use and again in a forked child."""
+        conn: redis.Connection | None = getattr(self._local, "conn", None)
+        if conn is None or conn.pid != os.getpid():
+            # The parent's connection, if any, is dropped here: redis-py's disconnect
+            # does not shut down a socket made by another pid, it only closes our copy.
+            conn = self._local.conn = self._connection_class(**self._connection_kwargs)
+        return conn
+
+    def _execute(self, *commands: tuple[Any, ...]) -> list[Any]:
+        """Send the commands in one write and read their replies in order: one round
+        trip. Every reply is read before an error reply is raised (the first one), so
+        the connection stays in step.
+
+        A connection found broken is made again and the commands sent once more. Almost
+        always nothing of them ran (the server had closed the socket before); had the
+        server run them and lost the answer, the retry sees their effect — a popped or
+        replaced code reads as already used, an INCR counts one more: the safe side,
+        and what the caller's own retry after an error would see."""
+        conn = self._connection()
+        try:
+            return _round_trip(conn, commands)
+        except redis.ConnectionError:
+            conn.disconnect()  # redis-py mostly has already; the next send reconnects
+            return _round_trip(conn, commands)
+
+    def _transaction(self, *commands: tuple[Any, ...]) -> list[Any]:
+        """MULTI … EXEC in one round trip: no other client sees some of the commands'
+        effects without the others (nor a counter without its expiry). Returns EXEC's
+        replies; an error among them, or an aborted EXEC, is raised."""
+        results = self._execute(("MULTI",), *commands, ("EXEC",))[-1]
+        if results is None:
+            raise redis.exceptions.ExecAbortError("transaction aborted")
+        for result in results:
+            if isinstance(result, Exception):  # hiredis returns errors inside arrays
+                raise result
+        return results  # type: ignore[no-any-return]
+
     def get(self, key: str) -> str | None:
-        return self._redis.get(self._k(key))  # type: ignore[return-value]
+        return self._execute(("GET", self._k(key)))[0]  # type: ignore[no-any-return]
 
     def mget(self, *keys: str) -> list[str | None]:
         if not keys:
             return []
-        return self._redis.mget([self._k(k) for k in keys])  # type: ignore[return-value]
+        # MGET answers nil for a key holding a set: no WRONGTYPE, like `get` reading absent.
+        return self._execute(("MGET", *(self._k(k) for k in keys)))[0]  # type: ignore[no-any-return]
 
     def set(self, key: str, value: str, ttl: int) -> None:
-        self._redis.set(self._k(key), value, ex=max(1, ttl))
+        self._execute(("SET", self._k(key), value, "EX", max(1, ttl)))
 
     def add(self, key: str, value: str, ttl: int) -> bool:
-        return bool(self._redis.set(self._k(key), value, ex=max(1, ttl), nx=True))
+        stored = self._execute(("SET", self._k(key), value, "EX", max(1, ttl), "NX"))[0]
+        return bool(stored == "OK")
 
     def pop(self, key: str) -> str | None:
-        return self._redis.getdel(self._k(key))  # type: ignore[return-value]
+        return self._execute(("GETDEL", self._k(key)))[0]  # type: ignore[no-any-return]
 
     def replace(self, key: str, value: str, ttl: int) -> str | None:
         # SET … XX GET (Redis ≥ 6.2, like GETDEL): one atomic command.
-        return self._redis.set(self._k(key), value, ex=max(1, ttl), xx=True,  # type: ignore[return-value]
-                               get=True)
+        return self._execute(  # type: ignore[no-any-return]
+            ("SET", self._k(key), value, "EX", max(1, ttl), "XX", "GET"))[0]
 
     def write(self, writes: list[Write]) -> None:
-        pipe = self._redis.pipeline(transaction=True)  # MULTI/EXEC: all or none visible
+        commands: list[tuple[Any, ...]] = []
         for op, key, *args in writes:
             if op == "set":
-                pipe.set(self._k(key), args[0], ex=max(1, args[1]))
+                commands.append(("SET", self._k(key), args[0], "EX", max(1, args[1])))
             elif op == "delete":
-                pipe.delete(*(self._k(k) for k in (key, *args)))
+                commands.append(("DEL", *(self._k(k) for k in (key, *args))))
             else:
-                pipe.sadd(self._k(key), args[0])
-                pipe.expire(self._k(key), max(1, args[1]))
-        pipe.execute()
+                commands.append(("SADD", self._k(key), args[0]))
+                commands.append(("EXPIRE", self._k(key), max(1, args[1])))
+        self._transaction(*commands)
 
     def delete(self, *keys: str) -> None:
         if keys:
-            self._redis.delete(*(self._k(k) for k in keys))
+            self._execute(("DEL", *(self._k(k) for k in keys)))
 
     def incr(self, key: str, ttl: int) -> int:
-        pipe = self._redis.pipeline()
-        pipe.incr(self._k(key))
-        pipe.expire(self._k(key), max(1, ttl), nx=True)
-        count, _ = pipe.execute()
+        count, _ = self._transaction(("INCR", self._k(key)),
+                                     ("EXPIRE", self._k(key), max(1, ttl), "NX"))
         return int(count)
 
     def ttl(self, key: str) -> int:
-        return max(0, int(self._redis.ttl(self._k(key))))  # type: ignore[arg-type]
+        return max(0, int(self._execute(("TTL", self._k(key)))[0]))
 
     def sadd(self, key: str, member: str, ttl: int) -> None:
-        pipe = self._redis.pipeline()
-        pipe.sadd(self._k(key), member)
-        pipe.expire(self._k(key), max(1, ttl))
-        pipe.execute()
+        self._transaction(("SADD", self._k(key), member), ("EXPIRE", self._k(key), max(1, ttl)))
 
     def smembers(self, key: str) -> set[str]:
-        return set(self._redis.smembers(self._k(key)))  # type: ignore[arg-type]
+        return set(self._execute(("SMEMBERS", self._k(key)))[0])
 
     def ping(self) -> bool:
         try:
-            return bool(self._redis.ping())
+            return bool(self._execute(("PING",))[0] == "PONG")
         except redis.RedisError:
             return False
 
     def flush_prefix(self) -> None:
-        """Delete every key of this store's prefix (tests)."""
-        for key in self._redis.scan_iter(self._prefix + "*", count=1000):
-            self._redis.delete(key)
+        """Delete every key of this store's prefix (tests, bench)."""
+        cursor = "0"
+        while True:
+            cursor, keys = self._execute(
+                ("SCAN", cursor, "MATCH", self._prefix + "*", "COUNT", 1000))[0]
+            if keys:
+                self._execute(("DEL", *keys))
+            if cursor == "0":
+                return
+
+
+def _round_trip(conn: redis.Connection, commands: tuple[tuple[Any, ...], ...]) -> list[Any]:
+    """`RedisStore._execute` on one connection, without retry."""
+    if len(commands) == 1:
+        conn.send_command(*commands[0], check_health=False)
+    else:
+        conn.send_packed_command(conn.pack_commands(commands), check_health=False)
+    replies: list[Any] = []
+    error: redis.ResponseError | None = None
+    for _ in commands:
+        try:
+            replies.append(conn.read_response())
+        except redis.ResponseError as exc:  # an error reply: the next replies still follow
+            error = error or exc
+            replies.append(exc)
+    if error is not None:
+        raise error
+    return replies
 
 
 def make_store(redis_url: str, prefix: str = "idp:") -> Store:

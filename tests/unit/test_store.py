@@ -5,12 +5,17 @@
 
 from __future__ import annotations
 
+import gc
+import os
+import socket
 import threading
 import time
+import weakref
 
 import pytest
+import redis
 
-from idp.store import batch, get_json, pop_json, set_json
+from idp.store import RedisStore, batch, get_json, pop_json, set_json
 
 
 @pytest.fixture
@@ -167,3 +172,153 @@ def test_batch_is_dropped_when_the_block_fails(store):
     assert store.get("a") is None
     with batch(store):
         pass  # an empty batch sends nothing
+
+
+# RedisStore only: its own connection handling (one connection per thread, made again after
+# a fork or a broken socket; redis-py's client layer bypassed, see `RedisStore`). Marked
+# `postgres` so that the embedded pass deselects them.
+
+
+@pytest.fixture
+def redis_store(backend):  # type: ignore[no-untyped-def]
+    assert isinstance(backend.store, RedisStore), "run with IDP_TEST_BACKEND=postgres"
+    return backend.store
+
+
+@pytest.fixture
+def admin(backend):  # type: ignore[no-untyped-def]
+    """A second, ordinary redis-py client: to look at and kill the store's connections."""
+    client = redis.Redis.from_url(backend.redis_url, decode_responses=True)
+    yield client
+    client.close()
+
+
+def _client_id(store: RedisStore) -> int:
+    return int(store._execute(("CLIENT", "ID"))[0])
+
+
+@pytest.mark.postgres
+def test_a_killed_connection_is_made_again_on_the_next_command(redis_store, admin):
+    redis_store.set("k", "v", 60)
+    first = _client_id(redis_store)
+    assert admin.client_kill_filter(_id=first) == 1
+    assert redis_store.get("k") == "v"  # transparently reconnected and sent once more
+    assert _client_id(redis_store) != first
+    assert redis_store.incr("n", 60) == 1  # a pipeline on a killed connection, likewise
+    admin.client_kill_filter(_id=_client_id(redis_store))
+    assert redis_store.incr("n", 60) == 2
+
+
+@pytest.mark.postgres
+def test_redis_down_raises_a_connection_error_and_ping_is_false():
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    store = RedisStore(f"redis://127.0.0.1:{port}/0")
+    started = time.monotonic()
+    with pytest.raises(redis.ConnectionError):
+        store.get("k")
+    assert store.ping() is False
+    assert time.monotonic() - started < 5  # refused at once, no retry loop
+
+
+@pytest.mark.postgres
+def test_a_timeout_is_raised_and_not_retried():
+    with socket.socket() as silent:  # accepts connections (backlog), never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(4)
+        port = silent.getsockname()[1]
+        store = RedisStore(f"redis://127.0.0.1:{port}/0?socket_timeout=0.5")
+        started = time.monotonic()
+        with pytest.raises(redis.TimeoutError):
+            store.get("k")
+        assert time.monotonic() - started < 0.9  # one wait of 0.5 s, not two
+        assert store.ping() is False
+
+
+@pytest.mark.postgres
+def test_error_replies_are_raised_and_the_connection_stays_in_step(redis_store):
+    redis_store.sadd("s", "m", 60)
+    redis_store.set("v", "not a number", 60)
+    with pytest.raises(redis.ResponseError, match="WRONGTYPE"):  # as with redis-py's client
+        redis_store.get("s")
+    with pytest.raises(redis.ResponseError, match="not an integer"):  # inside MULTI/EXEC
+        redis_store.incr("v", 60)
+    with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
+        redis_store.write([("set", "a", "1", 60), ("sadd", "v", "m", 60)])
+    assert redis_store.get("a") == "1"  # isolation, not rollback (`Store.write`)
+    assert redis_store.mget("v", "s") == ["not a number", None]  # every reply was read
+    with pytest.raises(redis.ResponseError, match="wrong number of arguments"):
+        redis_store._transaction(("SET", "b", "1"), ("SET", "c"))  # refused when queued
+    assert redis_store.mget("b", "a") == [None, "1"]  # EXECABORT: none ran; replies read
+
+
+@pytest.mark.postgres
+def test_a_connection_made_by_another_process_is_not_reused(redis_store, monkeypatch):
+    redis_store.set("k", "v", 60)
+    conn = redis_store._local.conn
+    first = _client_id(redis_store)
+    monkeypatch.setattr(conn, "pid", conn.pid + 1)  # as if this process were a forked child
+    assert redis_store.get("k") == "v"
+    assert redis_store._local.conn is not conn and _client_id(redis_store) != first
+
+
+@pytest.mark.postgres
+def test_a_forked_child_makes_its_own_connection_and_leaves_the_parents_alone(redis_store):
+    redis_store.set("k", "v", 60)
+    parent = _client_id(redis_store)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report its connection's id, never return into pytest
+        status = 1
+        try:
+            os.close(read)
+            assert redis_store.get("k") == "v"
+            os.write(write, str(_client_id(redis_store)).encode())
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        child = int(pipe.read() or 0)
+    assert os.waitpid(pid, 0)[1] == 0
+    assert child and child != parent
+    assert _client_id(redis_store) == parent  # the parent's socket was neither used nor shut
+
+
+@pytest.mark.postgres
+def test_many_threads_count_exactly_each_on_its_own_connection(redis_store):
+    ids: set[int] = set()
+
+    def work() -> None:
+        for _ in range(200):
+            redis_store.incr("n", 60)
+        ids.add(_client_id(redis_store))
+
+    threads = [threading.Thread(target=work) for _ in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert redis_store.get("n") == "3200" and 50 < redis_store.ttl("n") <= 60
+    assert len(ids) == 16
+
+
+@pytest.mark.postgres
+def test_a_thread_that_ends_closes_its_connection(redis_store, admin):
+    made: list[tuple[weakref.ref[redis.Connection], int]] = []
+
+    def work() -> None:
+        redis_store.set("k", "v", 60)
+        made.append((weakref.ref(redis_store._local.conn), _client_id(redis_store)))
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join()
+    gc.collect()  # not needed today (no reference cycle), but not what this test is about
+    conn, client_id = made[0]
+    assert conn() is None
+    deadline = time.monotonic() + 5
+    while any(int(c["id"]) == client_id for c in admin.client_list()):
+        assert time.monotonic() < deadline, "the server still sees the thread's connection"
+        time.sleep(0.05)
