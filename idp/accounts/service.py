@@ -10,7 +10,7 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -80,6 +80,14 @@ class PersonView:
     status: str
 
 
+# The login lookups, built once: constructing an ORM select (and its cache key) on every
+# login cost as much as executing it (bench/README.md, round 6). At most two rows: more
+# than one means the number alone is ambiguous (`by_document`).
+_BY_ID_INDEX = select(Person).where(Person.id_index == bindparam("id_index")).limit(2)
+_BY_ID_INDEX_AND_TYPE = _BY_ID_INDEX.where(Person.id_type == bindparam("id_type"))
+_BY_PHONE_INDEX = select(Person).where(Person.phone_index == bindparam("phone_index"))
+
+
 class Accounts:
     """Natural-person account operations over one database session."""
 
@@ -104,16 +112,16 @@ class Accounts:
 
     def by_document(self, number: str, id_type: str | None = None) -> Person | None:
         """Find by document number; without a type, only an unambiguous match counts."""
-        query = select(Person).where(Person.id_index == self.id_index(number))
+        params = {"id_index": self.id_index(number)}
         if id_type:
-            query = query.where(Person.id_type == id_type)
-        found = self.session.scalars(query.limit(2)).all()
+            params["id_type"] = id_type
+        found = self.session.scalars(_BY_ID_INDEX_AND_TYPE if id_type else _BY_ID_INDEX,
+                                     params).all()
         return found[0] if len(found) == 1 else None
 
     def by_phone(self, phone: str) -> Person | None:
-        return self.session.scalars(
-            select(Person).where(Person.phone_index == self.phone_index(phone))
-        ).one_or_none()
+        return self.session.scalars(_BY_PHONE_INDEX,
+                                    {"phone_index": self.phone_index(phone)}).one_or_none()
 
     def by_identifier(self, identifier: str) -> Person | None:
         """Login name: an ID number (default) or the bound phone (R-30)."""

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
+from typing import Any
 
 from idp.crypto import keyed_digest, random_token
 from idp.store import Batch, Store, batch, get_json
@@ -45,6 +46,15 @@ class SsoSession:
     def complete(self) -> bool:
         return not self.pending
 
+    def as_json_object(self) -> dict[str, Any]:
+        """``dataclasses.asdict`` without its deep copy (the dict is serialised at once):
+        the same keys in the same order, for a fraction of the CPU (bench/README.md,
+        round 6)."""
+        return {name: getattr(self, name) for name in _SESSION_FIELDS}
+
+
+_SESSION_FIELDS = tuple(f.name for f in fields(SsoSession))
+
 
 class SessionStore:
     """Create, load, refresh and end SSO sessions."""
@@ -61,7 +71,7 @@ class SessionStore:
         # The session and its entry in the person's index in one round trip (MULTI/EXEC):
         # a ban's `end_all` never sees the session without its index entry.
         with batch(self._store) as writes:
-            writes.set_json(f"sso:{s.sid}", asdict(s), self._ttl(s, now))
+            writes.set_json(f"sso:{s.sid}", s.as_json_object(), self._ttl(s, now))
             writes.sadd(f"sso-person:{s.person_id}", s.sid, self.absolute)
 
     def start(self, *, person_id: int, sub: str, epoch: int, amr: list[str], acr: str,
