@@ -15,6 +15,7 @@ from authlib.oidc.core.grants.code import OpenIDToken
 from joserfc import jwt
 
 from idp.oidc.code import OpenIDCode, new_code
+from idp.oidc.codes import AuthorizationCode
 from tests.oidc.helpers import Pkce, jwks, register, sign_in, tokens, verify_id_token
 
 
@@ -33,24 +34,11 @@ class _Client:
         return self.client_id
 
 
-class _Code:
-    sid = "browser-session"
-    nonce = "n-0S6_WzA2Mj"
-    auth_time = 1_700_000_000
-    acr = "urn:idp:acr:realname:2"
-    amr = ["pwd", "otp"]
-
-    def get_nonce(self) -> str:
-        return self.nonce
-
-    def get_auth_time(self) -> int:
-        return self.auth_time
-
-    def get_acr(self) -> str:
-        return self.acr
-
-    def get_amr(self) -> list[str]:
-        return self.amr
+def _code() -> AuthorizationCode:
+    return AuthorizationCode(client_id="rp", redirect_uri="https://rp.example/cb",
+                             scope="openid", person_id=1, epoch=0, sid="browser-session",
+                             auth_time=1_700_000_000, acr="urn:idp:acr:realname:2",
+                             amr=["pwd", "otp"], nonce="n-0S6_WzA2Mj")
 
 
 class _User:
@@ -61,7 +49,7 @@ class _User:
 class _Request:
     def __init__(self, alg: str | None) -> None:
         self.client = _Client(alg)
-        self.authorization_code = _Code()
+        self.authorization_code = _code()
         self.user = _User()
 
 
@@ -81,7 +69,7 @@ def test_same_claims_as_authlibs_encoding(app, monkeypatch, alg):
     assert json.loads(_part(ours, 0))["typ"] == "JWT"
     for signed in (ours, theirs):
         claims = jwt.decode(signed, public, algorithms=["ES256", "RS256"]).claims
-        assert claims["at_hash"] and claims["sub"] == "sub-123" and claims["amr"] == _Code.amr
+        assert claims["at_hash"] and claims["sub"] == "sub-123" and claims["amr"] == ["pwd", "otp"]
 
 
 @pytest.mark.parametrize("alg", ["ES256", "RS256"])
