@@ -61,6 +61,7 @@ _FORM_TYPES = {"application/x-www-form-urlencoded",
 # routing binds these without question (it answers a bad Host with 400, review of d7c472f).
 _HOST = re.compile(r"(?:[A-Za-z0-9-]{1,63}\.)*[A-Za-z0-9-]{1,63}(?::([1-9][0-9]{0,4}))?")
 _FAILED = "idp.express.failed"  # environ key: the lane's unexpected error, for Flask to raise
+_PLAIN_HOST = "idp.express.host"  # environ key: `_plain_host`'s answer for this request
 # What authlib's Flask integration answers a token-endpoint request with (`handle_response`;
 # its body is ``flask.json.dumps``: the app's provider, sorted keys, default separators).
 _AUTHLIB_JSON = [("Content-Type", "application/json"), ("Cache-Control", "no-store"),
@@ -178,7 +179,7 @@ class ExpressLane:
         if route is None or environ.get("QUERY_STRING") or self.app.debug:
             return self.wsgi_app(environ, start_response)
         try:
-            _plain_host(environ)
+            environ[_PLAIN_HOST] = _plain_host(environ)
             head, tail, body = route(environ)
         except (NotMine, BearerError, OAuth2Error):  # refusals: the full path words them
             return self.wsgi_app(environ, start_response)
@@ -203,15 +204,15 @@ class ExpressLane:
 
     def _require_secure_transport(self, environ: dict[str, Any]) -> None:
         """authlib's check at the token-style endpoints (oauth_request.check_transport)."""
-        scheme, host = environ.get("wsgi.url_scheme", ""), _plain_host(environ)  # as Flask's
+        scheme, host = environ.get("wsgi.url_scheme", ""), environ[_PLAIN_HOST]  # as Flask's
         if not secure_transport(scheme, host, lambda: f"{scheme}://{host}/"):
             raise NotMine
 
-    def _client(self, environ: dict[str, Any], endpoint: str, db: Callable[[], Session],
+    def _client(self, credentials: tuple[str, str], endpoint: str, db: Callable[[], Session],
                 version: Any = ...) -> Client:
-        """The client authenticated by ``client_secret_basic``, as authlib's
-        `ClientAuthentication` would find it (its first method)."""
-        client_id, secret = basic_credentials(environ)
+        """The client authenticated by ``client_secret_basic`` (`basic_credentials`), as
+        authlib's `ClientAuthentication` would find it (its first method)."""
+        client_id, secret = credentials
         if peer_clients.is_peer_id(client_id):  # federation peers: the full path
             raise NotMine
         client = self.server.query_client(client_id, version, db=db)
@@ -246,7 +247,7 @@ class ExpressLane:
         server = self.server
         server.keys.warm()
         with ExitStack() as stack:
-            client = self._client(environ, "token", self._reader(stack))
+            client = self._client(basic_credentials(environ), "token", self._reader(stack))
         scope = form.get("scope")
         requested = set((scope or "").split())
         if not client.check_grant_type("client_credentials") \
@@ -267,7 +268,7 @@ class ExpressLane:
         secret_key = server.settings.secret_key
         server.keys.warm()
         with self.platform.db.session() as session:
-            client = self._client(environ, "token", lambda: session)
+            client = self._client(basic_credentials(environ), "token", lambda: session)
             found = refresh.find_with_person(session, secret_key, form.get("refresh_token"))
             if not client.check_grant_type("refresh_token") or found is None:
                 raise NotMine
@@ -315,7 +316,7 @@ class ExpressLane:
         if not is_access_token(token) or (hint and hint not in ("access_token",
                                                                 "refresh_token")):
             raise NotMine
-        basic_credentials(environ)  # malformed: handed over before any Store command
+        credentials = basic_credentials(environ)  # malformed: handed over before any I/O
         server = self.server
         server.keys.warm()
         read: dict[str, Any] = {}
@@ -324,7 +325,7 @@ class ExpressLane:
         endpoint: IntrospectionEndpoint = server._endpoints["introspection"][0]
         with ExitStack() as stack:
             db = self._reader(stack)
-            client = self._client(environ, "introspection", db,
+            client = self._client(credentials, "introspection", db,
                                   read.get("client_version", ...))
             found = endpoint._access(verified, db) if verified is not None else None
         if found is None or not endpoint.check_permission(found, client, None) \
