@@ -91,7 +91,7 @@ def verify(token: str, keys: dict[str, tuple[str, Any]]) -> Verified | None | ob
     try:
         head, body, sig = token.split(".")
         header = json.loads(unb64(head))
-    except (ValueError, binascii.Error, UnicodeError):
+    except (ValueError, binascii.Error, UnicodeError, RecursionError):  # nested: bad input
         return UNSUPPORTED
     if not isinstance(header, dict) or set(header) != _HEADER_KEYS:
         return UNSUPPORTED
@@ -111,7 +111,7 @@ def verify(token: str, keys: dict[str, tuple[str, Any]]) -> Verified | None | ob
         else:
             key.verify(signature, signing_input, padding.PKCS1v15(), hashes.SHA256())
         claims = json.loads(unb64(body))
-    except (InvalidSignature, ValueError, binascii.Error, UnicodeError):
+    except (InvalidSignature, ValueError, binascii.Error, UnicodeError, RecursionError):
         return None
     if not isinstance(claims, dict):
         return None

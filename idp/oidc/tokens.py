@@ -198,7 +198,8 @@ class AccessTokenVerifier:
                 return dict(header), dict(claims)
         try:
             kid = json.loads(compact.unb64(token.split(".", 1)[0])).get("kid")
-        except (ValueError, binascii.Error, UnicodeError, AttributeError):
+        # RecursionError: a deeply nested JSON header is bad input, not a fault (a 500).
+        except (ValueError, binascii.Error, UnicodeError, AttributeError, RecursionError):
             kid = None
         verifiers = self.keys.verifiers(kid if isinstance(kid, str) else None)
         fast = compact.verify(token, verifiers)
@@ -214,7 +215,7 @@ class AccessTokenVerifier:
             decoded = jwt.decode(token, self.keys.public_keys(kid if isinstance(kid, str)
                                                              else None),
                                  algorithms=list(SUPPORTED_ALGS))
-        except (JoseError, ValueError, UnicodeError, TypeError):
+        except (JoseError, ValueError, UnicodeError, TypeError, RecursionError):
             return None
         return decoded.header, decoded.claims
 

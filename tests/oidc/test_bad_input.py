@@ -3,6 +3,8 @@ never partial state (issue 2 acceptance)."""
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 from sqlalchemy import func, select
 
@@ -11,6 +13,8 @@ from tests.oidc.helpers import REDIRECT, register, sign_in
 
 BIG = "x" * 5000
 HOSTILE = "\"'<script>alert(1)</script>\u202e\x00"
+# A JWT whose header is JSON nested deeper than Python's recursion limit (review: was a 500).
+NESTED = base64.urlsafe_b64encode(b"[" * 3000).decode().rstrip("=") + ".e30.eA"
 
 CASES = [
     ("GET", "/authorize", {}, None, None),
@@ -59,6 +63,9 @@ CASES = [
     ("POST", "/userinfo", None, '{"access_token": "x"}', "application/json"),
     ("POST", "/introspect", {"token": BIG, "token_type_hint": HOSTILE}, None, None),
     ("POST", "/introspect", {}, None, None),
+    ("POST", "/introspect", {"token": NESTED}, None, None),
+    ("POST", "/userinfo", {"access_token": NESTED}, None, None),
+    ("POST", "/revoke", {"token": NESTED, "client_id": "{cid}"}, None, None),
     ("POST", "/revoke", {"token_type_hint": "refresh_token"}, None, None),
     ("POST", "/revoke", {"token": HOSTILE, "client_id": "{cid}"}, None, None),
     ("GET", "/end_session", {"id_token_hint": HOSTILE, "post_logout_redirect_uri": BIG},
@@ -72,6 +79,7 @@ HEADERS = [
     {"Authorization": "Basic %%%not-base64"},
     {"Authorization": "Basic " + "QQ=="},  # "A": no colon
     {"Authorization": "Bearer " + HOSTILE.replace("\x00", "")},
+    {"Authorization": "Bearer " + NESTED},
 ]
 
 
