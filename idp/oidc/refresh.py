@@ -13,7 +13,7 @@ import logging
 from typing import Any
 
 from authlib.oauth2.rfc6749 import InvalidGrantError, grants
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from idp.accounts.models import Person
@@ -36,8 +36,16 @@ _FIND_WITH_PERSON = (
     select(*_TABLE.columns, *[c.label(f"p_{c.name}") for c in _PERSON_COLUMNS])
     .outerjoin(Person.__table__, Person.__table__.c.id == _TABLE.c.person_id)  # type: ignore[attr-defined]
     .where(_TABLE.c.token_digest == bindparam("digest")))
+# PostgreSQL: the family's transaction-scoped advisory lock, taken while the token is read,
+# held until the rotation commits; `revoke_family` takes it first. A revocation therefore
+# never runs beside a rotation of its family: its UPDATE sees the successor (review: a
+# successor committed during the UPDATE escaped it, the reused grant living on).
+_FAMILY_LOCK = func.pg_advisory_xact_lock(func.hashtext(_TABLE.c.family_id))
+_FIND_WITH_PERSON_LOCKED = _FIND_WITH_PERSON.add_columns(_FAMILY_LOCK.label("family_lock"))
+# Only a token neither rotated nor revoked is claimed: a revocation committed after the
+# token was read makes the rotation lose (no successor), as a concurrent use does.
 _CLAIM = (update(_TABLE).where(_TABLE.c.id == bindparam("row_id"),
-                               _TABLE.c.rotated_at.is_(None))
+                               _TABLE.c.rotated_at.is_(None), _TABLE.c.revoked_at.is_(None))
           .values(rotated_at=bindparam("now")))
 _NEW_COLUMNS = [c for c in _TABLE.columns if c.name not in ("id", "rotated_at", "revoked_at")]
 # PostgreSQL: retire the old token and insert its successor in one statement (a
@@ -119,10 +127,13 @@ def find_with_person(session: Session, secret_key: str, token: object
     select, as read-only copies (the grant changes rows by statement, never by object)."""
     if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:
         return None
-    row = session.execute(_FIND_WITH_PERSON, {"digest": digest(secret_key, token)}).first()
+    locks = session.get_bind().dialect.name == "postgresql"
+    row = session.execute(_FIND_WITH_PERSON_LOCKED if locks else _FIND_WITH_PERSON,
+                          {"digest": digest(secret_key, token)}).first()
     if row is None:
         return None
     values = row._asdict()
+    values.pop("family_lock", None)
     person_values = {c.name: values.pop(f"p_{c.name}") for c in _PERSON_COLUMNS}
     person = loaded_copy(Person, person_values) if person_values["id"] is not None else None
     return loaded_copy(RefreshToken, values), person
@@ -133,7 +144,10 @@ def is_live(row: RefreshToken) -> bool:
 
 
 def revoke_family(session: Session, revoked: RevocationList, family_id: str) -> None:
-    """Revoke every refresh token of a grant, and its access tokens (via ``gid``)."""
+    """Revoke every refresh token of a grant, and its access tokens (via ``gid``); on
+    PostgreSQL after any rotation of the family in flight has ended (`_FAMILY_LOCK`)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(func.hashtext(family_id))))
     session.execute(update(RefreshToken).where(RefreshToken.family_id == family_id,
                                                RefreshToken.revoked_at.is_(None))
                     .values(revoked_at=utcnow()))

@@ -101,3 +101,51 @@ def test_claim_waits_for_a_concurrent_claim_and_loses(platform, first):
     with platform.db.session() as session:
         assert refresh.find(session, key, "first-successor") is not None
         assert refresh.find(session, key, "second-successor") is None
+
+
+def _rotate(session, key: str, row, person, token: str) -> bool:
+    user = AuthorizedPerson(person, None, row.auth_time, row.acr, list(row.amr),
+                            gid=row.family_id, sub=person.sub)
+    return refresh.rotate(session, key, row, token, client_id=row.client_id, user=user,
+                          scope=row.scope, ttl=60)
+
+
+def test_a_token_revoked_after_it_was_read_is_not_rotated(platform, first):
+    """A family revoked between reading the token and claiming it: the claim loses, no
+    successor is stored (review: the claim checked only ``rotated_at``)."""
+    key = platform.settings.secret_key
+    with platform.db.session() as session:
+        row, person = refresh.find_with_person(session, key, first["refresh_token"])
+    with platform.db.session() as session:
+        refresh.revoke_family(session, platform.services["oidc"].revoked, row.family_id)
+    with platform.db.session() as session:
+        assert _rotate(session, key, row, person, "late-successor") is False
+        assert refresh.find(session, key, "late-successor") is None
+
+
+@pytest.mark.skipif(BACKEND != "postgres", reason="advisory locks: PostgreSQL")
+@pytest.mark.postgres
+def test_a_revocation_waits_for_a_rotation_in_flight_and_takes_its_successor(platform, first):
+    """A revocation of the family while a rotation is between its read and its commit
+    waits for it, then revokes the successor too (review: it escaped the UPDATE)."""
+    key = platform.settings.secret_key
+    revoked = platform.services["oidc"].revoked
+    done: list[bool] = []
+
+    def revoke(family_id: str) -> None:
+        with platform.db.session() as session:
+            refresh.revoke_family(session, revoked, family_id)
+        done.append(True)
+
+    with platform.db.session() as session:
+        row, person = refresh.find_with_person(session, key, first["refresh_token"])
+        thread = threading.Thread(target=revoke, args=(row.family_id,))
+        thread.start()
+        time.sleep(0.5)
+        assert thread.is_alive() and not done  # waiting for the rotation's transaction
+        assert _rotate(session, key, row, person, "successor") is True
+    thread.join(30)
+    assert done == [True]
+    with platform.db.session() as session:
+        successor = refresh.find(session, key, "successor")
+        assert successor is not None and successor.revoked_at is not None
