@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import threading
 import time
 from collections.abc import Iterator
@@ -282,17 +283,20 @@ class RedisStore:
         trip. Every reply is read before an error reply is raised (the first one), so
         the connection stays in step.
 
-        A connection found broken is made again and the commands sent once more. Almost
-        always nothing of them ran (the server had closed the socket before); had the
-        server run them and lost the answer, the retry sees their effect — a popped or
-        replaced code reads as already used, an INCR counts one more: the safe side,
-        and what the caller's own retry after an error would see."""
+        A connection the server has closed (killed, idle timeout, restart) is found
+        before sending (`_closed_by_server`) and made again. Only a failed *send* is
+        tried once more: once the commands are written the server may have run them, and
+        running a SET … XX GET or an INCR twice would read as a reused code or count a
+        failure twice (review of a98867a) — a lost reply is raised instead."""
         conn = self._connection()
+        if _closed_by_server(conn):
+            conn.disconnect()  # the next send connects afresh
         try:
-            return _round_trip(conn, commands)
+            _send(conn, commands)
         except redis.ConnectionError:
-            conn.disconnect()  # redis-py mostly has already; the next send reconnects
-            return _round_trip(conn, commands)
+            conn.disconnect()
+            _send(conn, commands)
+        return _read(conn, commands)
 
     def _transaction(self, *commands: tuple[Any, ...]) -> list[Any]:
         """MULTI … EXEC in one round trip: no other client sees some of the commands'
@@ -378,12 +382,30 @@ class RedisStore:
                 return
 
 
-def _round_trip(conn: redis.Connection, commands: tuple[tuple[Any, ...], ...]) -> list[Any]:
-    """`RedisStore._execute` on one connection, without retry."""
+def _closed_by_server(conn: redis.Connection) -> bool:
+    """Whether an idle connection has something to read before we sent anything: the
+    server's end of file (it closed the connection) or stray data — either way unusable.
+    One ``poll`` with no wait (≈ 0.5 µs; a recv would wait out the socket's timeout)."""
+    sock = conn._sock
+    if sock is None:
+        return False
+    watched = getattr(conn, "_idp_poll", None)
+    if watched is None or watched[0] is not sock:  # a new socket since: watch that one
+        poller = select.poll()
+        poller.register(sock, select.POLLIN)
+        watched = conn._idp_poll = (sock, poller)  # type: ignore[attr-defined]
+    return bool(watched[1].poll(0))
+
+
+def _send(conn: redis.Connection, commands: tuple[tuple[Any, ...], ...]) -> None:
     if len(commands) == 1:
         conn.send_command(*commands[0], check_health=False)
     else:
         conn.send_packed_command(conn.pack_commands(commands), check_health=False)
+
+
+def _read(conn: redis.Connection, commands: tuple[tuple[Any, ...], ...]) -> list[Any]:
+    """The replies to ``commands``, in order; the first error reply raised after all."""
     replies: list[Any] = []
     error: redis.ResponseError | None = None
     for _ in commands:

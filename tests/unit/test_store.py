@@ -210,6 +210,25 @@ def test_a_killed_connection_is_made_again_on_the_next_command(redis_store, admi
 
 
 @pytest.mark.postgres
+def test_a_lost_reply_is_raised_not_sent_again(redis_store, monkeypatch):
+    """Once written, a command may have run: SET … XX GET (code redemption) sent again
+    would read back its own "used" marker and look like a reused code (review)."""
+    redis_store.set("code", "fresh", 60)
+    conn = redis_store._connection()
+    real = conn.read_response
+
+    def reply_lost(*args, **kwargs):  # the server answered; the answer never arrived
+        real(*args, **kwargs)
+        monkeypatch.setattr(conn, "read_response", real)
+        raise redis.ConnectionError("connection lost while reading")
+
+    monkeypatch.setattr(conn, "read_response", reply_lost)
+    with pytest.raises(redis.ConnectionError):
+        redis_store.replace("code", "used", 60)
+    assert redis_store.get("code") == "used"  # ran once; the caller saw the failure
+
+
+@pytest.mark.postgres
 def test_redis_down_raises_a_connection_error_and_ping_is_false():
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))
