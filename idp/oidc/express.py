@@ -66,6 +66,9 @@ _PLAIN_HOST = "idp.express.host"  # environ key: `_plain_host`'s answer for this
 # its body is ``flask.json.dumps``: the app's provider, sorted keys, default separators).
 _AUTHLIB_JSON = [("Content-Type", "application/json"), ("Cache-Control", "no-store"),
                  ("Pragma", "no-cache")]
+# The only parameters a request the lane answers may carry (anything else: the full path).
+_TOKEN_PARAMETERS = frozenset(("grant_type", "scope", "refresh_token"))
+_INTROSPECT_PARAMETERS = frozenset(("token", "token_type_hint"))
 _JSON_TYPE = [("Content-Type", "application/json")]  # `jsonify`'s, in views.userinfo
 _NO_STORE = [("Cache-Control", "no-store")]
 _HSTS = ("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
@@ -239,7 +242,7 @@ class ExpressLane:
     def token(self, environ: dict[str, Any]) -> Answer:
         """The token endpoint's two machine grants."""
         self._require_secure_transport(environ)
-        form = read_form(environ, frozenset(("grant_type", "scope", "refresh_token")))
+        form = read_form(environ, _TOKEN_PARAMETERS)
         if form.get("grant_type") == "refresh_token":
             return self._refresh(environ, form)
         if form.get("grant_type") != "client_credentials" or "refresh_token" in form:
@@ -310,7 +313,7 @@ class ExpressLane:
         the token is verified first (one ``MGET`` that also reads the client version), then
         the caller authenticated, and only then is anything about the token told."""
         self._require_secure_transport(environ)
-        form = read_form(environ, frozenset(("token", "token_type_hint")))
+        form = read_form(environ, _INTROSPECT_PARAMETERS)
         token = form.get("token")
         hint = form.get("token_type_hint")
         if not is_access_token(token) or (hint and hint not in ("access_token",

@@ -36,12 +36,18 @@ _FIND_WITH_PERSON = (
     select(*_TABLE.columns, *[c.label(f"p_{c.name}") for c in _PERSON_COLUMNS])
     .outerjoin(Person.__table__, Person.__table__.c.id == _TABLE.c.person_id)  # type: ignore[attr-defined]
     .where(_TABLE.c.token_digest == bindparam("digest")))
-# PostgreSQL: the family's transaction-scoped advisory lock, taken while the token is read,
-# held until the rotation commits; `revoke_family` takes it first. A revocation therefore
-# never runs beside a rotation of its family: its UPDATE sees the successor (review: a
-# successor committed during the UPDATE escaped it, the reused grant living on).
-_FAMILY_LOCK = func.pg_advisory_xact_lock(func.hashtext(_TABLE.c.family_id))
-_FIND_WITH_PERSON_LOCKED = _FIND_WITH_PERSON.add_columns(_FAMILY_LOCK.label("family_lock"))
+
+
+def _family_lock(family_id: Any) -> Any:
+    """PostgreSQL: the family's transaction-scoped advisory lock, taken while the token is
+    read and held until the rotation commits; `revoke_family` takes it first. A revocation
+    therefore never runs beside a rotation of its family: its UPDATE sees the successor
+    (review: a successor committed during the UPDATE escaped it, the grant living on)."""
+    return func.pg_advisory_xact_lock(func.hashtext(family_id))
+
+
+_FIND_WITH_PERSON_LOCKED = _FIND_WITH_PERSON.add_columns(
+    _family_lock(_TABLE.c.family_id).label("family_lock"))
 # Only a token neither rotated nor revoked is claimed: a revocation committed after the
 # token was read makes the rotation lose (no successor), as a concurrent use does.
 _CLAIM = (update(_TABLE).where(_TABLE.c.id == bindparam("row_id"),
@@ -145,9 +151,9 @@ def is_live(row: RefreshToken) -> bool:
 
 def revoke_family(session: Session, revoked: RevocationList, family_id: str) -> None:
     """Revoke every refresh token of a grant, and its access tokens (via ``gid``); on
-    PostgreSQL after any rotation of the family in flight has ended (`_FAMILY_LOCK`)."""
+    PostgreSQL after any rotation of the family in flight has ended (`_family_lock`)."""
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(select(func.pg_advisory_xact_lock(func.hashtext(family_id))))
+        session.execute(select(_family_lock(family_id)))
     session.execute(update(RefreshToken).where(RefreshToken.family_id == family_id,
                                                RefreshToken.revoked_at.is_(None))
                     .values(revoked_at=utcnow()))
