@@ -93,7 +93,7 @@ def _append_statement(clock: ColumnElement[Any] | None = None) -> Insert:
             .returning(_RECORD.c.seq, _RECORD.c.at, _RECORD.c.prev_hash, _RECORD.c.hash))
 
 
-_APPEND = _append_statement()
+APPEND = _append_statement()
 
 
 def _serialise(items: list[Any]) -> str:
@@ -122,7 +122,7 @@ def _tail(**given: Any) -> str:
     """`_digest`'s body without its opening ``[seq,"at",``: a JSON array's elements are
     joined by "," and an int serialises as its decimal digits, ``at`` (`_iso`: ASCII
     digits and ``-:.+T``) as itself in quotes, so ``[`` + seq + ``,"`` + at + ``",`` + tail
-    is exactly `_digest`'s body (`_APPEND` adds that prefix in SQL)."""
+    is exactly `_digest`'s body (`APPEND` adds that prefix in SQL)."""
     return _serialise(_after_at(**given))[1:]
 
 
@@ -134,8 +134,8 @@ def record(session: Session, *, actor: str, action: str, target: str = "",
     ``at`` is taken once the head is locked, so it never decreases as ``seq`` increases
     (for appenders on one clock), however long an append waited for the lock.
     """
-    given = dict(actor=actor, action=action, target=target, outcome=outcome, address=address,
-                 details=details or {})
+    given = given_fields(actor=actor, action=action, target=target, outcome=outcome,
+                         address=address, details=details)
     # Row lock on the head (PostgreSQL) / write lock (SQLite) orders concurrent appends.
     if session.get_bind().dialect.name == "postgresql":
         values = _append_in_one(session, given)
@@ -145,19 +145,38 @@ def record(session: Session, *, actor: str, action: str, target: str = "",
     return loaded_copy(AuditRecord, values)
 
 
-def _append_in_one(session: Session, given: dict[str, Any]) -> dict[str, Any]:
-    """PostgreSQL: one statement (`_APPEND`, which reads the clock under the head's lock);
-    the head is created on the very first append."""
+def given_fields(*, actor: str, action: str, target: str = "", outcome: str = "success",
+                 address: str = "", details: dict[str, Any] | None = None) -> dict[str, Any]:
+    """An event's fields as `record` takes them (``details`` defaults to ``{}``)."""
+    return dict(actor=actor, action=action, target=target, outcome=outcome, address=address,
+                details=details or {})
+
+
+def append_params(given: dict[str, Any]) -> dict[str, Any]:
+    """PostgreSQL: the parameters of `APPEND` for the event ``given`` (`given_fields`)."""
     params = {f"a_{k}": v for k, v in given.items()}
     params["a_tail"] = _tail(**given)
-    row = session.execute(_APPEND, params).first()
+    return params
+
+
+def appended(row: Any, given: dict[str, Any]) -> dict[str, Any]:
+    """The record's values from `APPEND`'s returned row (seq, at, prev_hash, hash)."""
+    seq, at, prev_hash, digest = row
+    # In UTC like `utcnow` (the driver gives the session's TimeZone).
+    return dict(seq=int(seq), at=at.astimezone(dt.UTC), **given, prev_hash=prev_hash,
+                hash=digest)
+
+
+def _append_in_one(session: Session, given: dict[str, Any]) -> dict[str, Any]:
+    """PostgreSQL: one statement (`APPEND`, which reads the clock under the head's lock);
+    the head is created on the very first append."""
+    params = append_params(given)
+    row = session.execute(APPEND, params).first()
     if row is None:  # no head yet
         _create_head(session)
-        row = session.execute(_APPEND, params).first()
+        row = session.execute(APPEND, params).first()
         assert row is not None
-    # In UTC like `utcnow` (the driver gives the session's TimeZone).
-    return dict(seq=int(row.seq), at=row.at.astimezone(dt.UTC), **given,
-                prev_hash=row.prev_hash, hash=row.hash)
+    return appended(row, given)
 
 
 def _append_in_three(session: Session, given: dict[str, Any]) -> dict[str, Any]:

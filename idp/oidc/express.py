@@ -41,13 +41,15 @@ from sqlalchemy.orm import Session
 from werkzeug.sansio.utils import get_host
 from werkzeug.wsgi import get_content_length
 
+from idp.accounts.models import Person
 from idp.federation import peer_clients
-from idp.oidc import refresh
+from idp.oidc import refresh, refresh_driver
 from idp.oidc.client_credentials import PERSON_SCOPES
 from idp.oidc.introspection import IntrospectionEndpoint, is_access_token
-from idp.oidc.models import Client
+from idp.oidc.models import Client, RefreshToken
 from idp.oidc.oauth_request import secure_transport
 from idp.oidc.server import IdpAuthorizationServer, log_machine_token
+from idp.oidc.tokens import AuthorizedPerson
 from idp.oidc.userinfo import BearerError, UserInfo, bearer_token
 from idp.platform import Platform
 
@@ -264,36 +266,62 @@ class ExpressLane:
 
     def _refresh(self, environ: dict[str, Any], form: dict[str, str]) -> Answer:
         """RFC 6749 §6 with rotation, as refresh.RefreshTokenGrant answers it, in one
-        transaction. A token retired, revoked, expired, of another client or whose person or
-        authority changed is handed over — so is a rotation lost to a concurrent use (rolled
-        back here): the full path then finds it retired and revokes the family (reuse)."""
+        transaction: on PostgreSQL one on the driver (refresh_driver.py), on other databases
+        the session's. A token retired, revoked, expired, of another client
+        or whose person or authority changed is handed over — so is a rotation lost to a
+        concurrent use (rolled back here): the full path then finds it retired and revokes
+        the family (reuse)."""
         server = self.server
-        secret_key = server.settings.secret_key
         server.keys.warm()
-        with self.platform.db.session() as session:
-            client = self._client(basic_credentials(environ), "token", lambda: session)
-            found = refresh.find_with_person(session, secret_key, form.get("refresh_token"))
-            if not client.check_grant_type("refresh_token") or found is None:
-                raise NotMine
-            row, person = found
-            scope = form.get("scope") or row.get_scope()
-            if not refresh.is_live(row) or not row.check_client(client) \
-                    or not set(scope.split()) <= set(row.get_scope().split()):
-                raise NotMine
-            user = refresh.authorized_person(server, session, row, person, client)
-            if user is None:
-                raise NotMine
-            token = server.generate_token(
-                grant_type="refresh_token", client=client, user=user, scope=scope,
-                include_refresh_token=refresh.keeps_offline_access(scope))
-            if not refresh.rotate(session, secret_key, row, token.get("refresh_token"),
-                                  client_id=client.client_id, user=user,
-                                  scope=token.get("scope", ""),
+        database = self.platform.db
+        credentials = basic_credentials(environ)
+        presented = form.get("refresh_token")
+        address = (environ.get("REMOTE_ADDR") or "")[:64]
+        if database.drives_psycopg:
+            with ExitStack() as stack:
+                client = self._client(credentials, "token", self._reader(stack))
+            with database.driver_transaction() as connection:
+                found = refresh_driver.find_with_person(
+                    connection, server.settings.secret_key, presented)
+                row, token, user = self._rotation(form, client, found, None)
+                if not refresh_driver.rotate_and_record(connection, server, row, token,
+                                                        client, user, address):
+                    raise NotMine  # rolled back; the full path detects the reuse
+            return _AUTHLIB_JSON, [], self.app.json.dumps(token).encode()
+        with database.session() as session:
+            client = self._client(credentials, "token", lambda: session)
+            found = refresh.find_with_person(session, server.settings.secret_key, presented)
+            row, token, user = self._rotation(form, client, found, session)
+            if not refresh.rotate(session, server.settings.secret_key, row,
+                                  token.get("refresh_token"), client_id=client.client_id,
+                                  user=user, scope=token.get("scope", ""),
                                   ttl=server.settings.refresh_token_ttl):
                 raise NotMine  # rolled back; the full path detects the reuse
-            server.record_issue(session, token, client, "refresh_token", user,
-                                (environ.get("REMOTE_ADDR") or "")[:64])
+            server.record_issue(session, token, client, "refresh_token", user, address)
         return _AUTHLIB_JSON, [], self.app.json.dumps(token).encode()
+
+    def _rotation(self, form: dict[str, str], client: Client,
+                  found: tuple[RefreshToken, Person | None] | None, session: Session | None
+                  ) -> tuple[RefreshToken, dict[str, Any], AuthorizedPerson]:
+        """The refresh grant's checks, then the new tokens: the presented token, what is
+        issued, and for whom. ``session`` None: a grant acting for a legal person, whose
+        authority is re-read through a session, is handed over."""
+        server = self.server
+        if not client.check_grant_type("refresh_token") or found is None:
+            raise NotMine
+        row, person = found
+        scope = form.get("scope") or row.get_scope()
+        if not refresh.is_live(row) or not row.check_client(client) \
+                or not set(scope.split()) <= set(row.get_scope().split()) \
+                or (row.acting is not None and session is None):
+            raise NotMine
+        user = refresh.authorized_person(server, session, row, person, client)
+        if user is None:
+            raise NotMine
+        token = server.generate_token(
+            grant_type="refresh_token", client=client, user=user, scope=scope,
+            include_refresh_token=refresh.keeps_offline_access(scope))
+        return row, token, user
 
     def userinfo(self, environ: dict[str, Any]) -> Answer:
         """OIDC Core §5.3 by GET, as views.userinfo answers it."""

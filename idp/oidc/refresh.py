@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import Any
+from typing import Any, TypeGuard
 
 from authlib.oauth2.rfc6749 import InvalidGrantError, grants
 from sqlalchemy import bindparam, func, insert, select, update
@@ -79,13 +79,14 @@ def store(session: Session, secret_key: str, token: str, *, client_id: str,
     """Record a freshly issued refresh token (only its digest); one Core INSERT.
 
     Nothing to do when `rotate` already inserted this token in its claim statement."""
-    values = _values(secret_key, token, client_id=client_id, user=user, scope=scope, ttl=ttl)
+    values = new_row_values(secret_key, token, client_id=client_id, user=user, scope=scope,
+                            ttl=ttl)
     if session.info.pop(_PRESTORED, None) == values["token_digest"]:
         return
     session.execute(_INSERT, values)
 
 
-def _values(secret_key: str, token: str, *, client_id: str, user: AuthorizedPerson,
+def new_row_values(secret_key: str, token: str, *, client_id: str, user: AuthorizedPerson,
             scope: str, ttl: int) -> dict[str, object]:
     now = utcnow()
     return dict(
@@ -106,10 +107,10 @@ def rotate(session: Session, secret_key: str, old: RefreshToken, token: str | No
     now = utcnow()
     if token is None:
         return bool(session.execute(_CLAIM, {"row_id": old.id, "now": now}).rowcount)  # type: ignore[attr-defined]
-    values = _values(secret_key, token, client_id=client_id, user=user, scope=scope, ttl=ttl)
+    values = new_row_values(secret_key, token, client_id=client_id, user=user, scope=scope,
+                            ttl=ttl)
     if session.get_bind().dialect.name == "postgresql":
-        params = {f"n_{k}": v for k, v in values.items()}
-        won = session.execute(_CLAIM_AND_INSERT, {"row_id": old.id, "now": now, **params})
+        won = session.execute(_CLAIM_AND_INSERT, claim_and_insert_params(old, now, values))
         if won.first() is None:  # the claim lost: nothing inserted
             return False
     else:
@@ -120,8 +121,19 @@ def rotate(session: Session, secret_key: str, old: RefreshToken, token: str | No
     return True
 
 
+def claim_and_insert_params(old: RefreshToken, now: dt.datetime,
+                            values: dict[str, object]) -> dict[str, object]:
+    """The parameters of `_CLAIM_AND_INSERT`: retire ``old`` at ``now``, insert ``values``."""
+    return {"row_id": old.id, "now": now, **{f"n_{k}": v for k, v in values.items()}}
+
+
+def is_token_shaped(token: object) -> TypeGuard[str]:
+    """Only a non-empty string of at most `MAX_TOKEN_LENGTH` can be a refresh token."""
+    return isinstance(token, str) and 0 < len(token) <= MAX_TOKEN_LENGTH
+
+
 def find(session: Session, secret_key: str, token: object) -> RefreshToken | None:
-    if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:
+    if not is_token_shaped(token):
         return None
     return session.scalars(select(RefreshToken).where(
         RefreshToken.token_digest == digest(secret_key, token))).one_or_none()
@@ -131,14 +143,16 @@ def find_with_person(session: Session, secret_key: str, token: object
                      ) -> tuple[RefreshToken, Person | None] | None:
     """`find` for the refresh grant: the token and its person's claim columns in one Core
     select, as read-only copies (the grant changes rows by statement, never by object)."""
-    if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:
+    if not is_token_shaped(token):
         return None
     locks = session.get_bind().dialect.name == "postgresql"
     row = session.execute(_FIND_WITH_PERSON_LOCKED if locks else _FIND_WITH_PERSON,
                           {"digest": digest(secret_key, token)}).first()
-    if row is None:
-        return None
-    values = row._asdict()
+    return None if row is None else found_copies(row._asdict())
+
+
+def found_copies(values: dict[str, Any]) -> tuple[RefreshToken, Person | None]:
+    """The token and its person (None: gone) from a `_FIND_WITH_PERSON` row by name."""
     values.pop("family_lock", None)
     person_values = {c.name: values.pop(f"p_{c.name}") for c in _PERSON_COLUMNS}
     person = loaded_copy(Person, person_values) if person_values["id"] is not None else None
@@ -168,16 +182,18 @@ def revoke_person(session: Session, person_id: int) -> int:
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
-def authorized_person(server: Any, session: Session, row: RefreshToken, person: Person | None,
-                      client: Client) -> AuthorizedPerson | None:
+def authorized_person(server: Any, session: Session | None, row: RefreshToken,
+                      person: Person | None, client: Client) -> AuthorizedPerson | None:
     """Who a refresh token speaks for now: None unless its person is still active with the
-    epoch it was issued under; `InvalidGrantError` when its authority to act ended."""
+    epoch it was issued under; `InvalidGrantError` when its authority to act ended.
+    ``session`` (to re-read that authority) may be None for a grant acting for no one."""
     if person is None or not person.is_active or person.security_epoch != row.epoch:
         return None
     live = None
     if row.acting is not None:  # issue 4 item 5: the authority, live
         from idp.oidc.acting import resolve
 
+        assert session is not None
         live = resolve(session, person.id, row.acting, client, server.settings.secret_key)
         if live is None:
             raise InvalidGrantError("The authority to act for the legal person ended.")

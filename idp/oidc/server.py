@@ -45,6 +45,16 @@ def log_machine_token(grant_type: str, client_id: str) -> None:
     log.info("token issued grant=%s client=%s", grant_type, client_id)
 
 
+def issue_event(token: dict[str, Any], client: Client, grant_type: str, user: Any,
+                address: str) -> dict[str, Any]:
+    """The audit event of tokens issued to a person (R-53; `audit.given_fields`)."""
+    return audit.given_fields(
+        actor=f"client:{client.client_id}", action="oidc:token:issue",
+        target=f"person:{user.person.id}", address=address,
+        details={"grant_type": grant_type, "scope": token.get("scope", ""),
+                 "refresh": bool(token.get("refresh_token"))})
+
+
 class Issuer(IssuerParameter):
     """RFC 9207: ``iss`` on every authorization response, errors included."""
 
@@ -136,10 +146,7 @@ class IdpAuthorizationServer(AuthorizationServer):
         if user is None:
             log_machine_token(grant_type, client.client_id)
             return
-        audit.record(session, actor=f"client:{client.client_id}", action="oidc:token:issue",
-                     target=f"person:{user.person.id}", address=address,
-                     details={"grant_type": grant_type, "scope": token.get("scope", ""),
-                              "refresh": bool(token.get("refresh_token"))})
+        audit.record(session, **issue_event(token, client, grant_type, user, address))
 
     def create_oauth2_request(self, request: Any) -> OAuth2Request:
         if isinstance(request, OAuth2Request):

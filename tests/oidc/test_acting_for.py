@@ -256,6 +256,24 @@ def test_claims_in_id_token_access_token_userinfo_introspection(client, platform
     assert "actx" not in seen["introspection"] and "actx" not in seen["userinfo"]
 
 
+def test_a_live_authority_refreshes_and_keeps_acting(app, client, platform, world):
+    """Refresh re-reads the authority (live) and the new tokens act as before. The express
+    lane answers it on the session path; on PostgreSQL its driver path has no session to
+    re-read the authority through, so it hands the request to Flask (same answer)."""
+    sign_in(client, platform, world.staff)
+    tok = _tokens(client, world.rp)
+    lane = app.wsgi_app
+    before = lane.answered
+    refreshed = client.post("/token", headers=world.rp.basic(), data={
+        "grant_type": "refresh_token", "refresh_token": tok["refresh_token"]})
+    assert refreshed.status_code == 200
+    assert lane.answered == before + (not platform.db.drives_psycopg)
+    got = introspect(client, world.rp, refreshed.get_json()["access_token"])
+    assert got["active"] is True and got["org"]["credit_code"] == ORG_A
+    assert got["authority"]["items"] == ["licence", "tax"]
+    assert introspect(client, world.rp, tok["refresh_token"])["active"] is False
+
+
 def test_representative_claims(client, platform, world):
     sign_in(client, platform, world.staff)  # the staff member represents C
     claims = verify_id_token(client, world.rp, _tokens(client, world.rp, ORG_C)["id_token"])
