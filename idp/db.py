@@ -132,7 +132,7 @@ class Database:
 
     @property
     def drives_psycopg(self) -> bool:
-        """Whether `driver_transaction` and `DriverStatement` work here: PostgreSQL through
+        """Whether `autocommit_driver` and `DriverStatement` work here: PostgreSQL through
         psycopg (3), for which the statements are compiled."""
         dialect = self.engine.dialect
         return dialect.name == "postgresql" and dialect.driver == "psycopg"
@@ -170,19 +170,16 @@ class Database:
             session.close()
 
     @contextmanager
-    def driver_transaction(self) -> Iterator[Any]:
-        """PostgreSQL: a transaction on the driver's own connection (psycopg), for the few
-        hot paths that run fixed `DriverStatement`s. Commits on success, rolls back on any
-        error; the connection comes from, and goes back to, the engine's pool."""
-        pooled = self.engine.raw_connection()
+    def autocommit_driver(self) -> Iterator[Any]:
+        """PostgreSQL: the driver's own connection (psycopg) from `reader`'s pool, in
+        autocommit — each statement its own transaction — for the hot paths that run fixed
+        `DriverStatement`s and change nothing beyond what one statement does atomically
+        (refresh_driver.py). A connection the server dropped is discarded, not pooled
+        again: the pool's reset on return fails on it (tested)."""
+        assert self.reader_engine is not None, "PostgreSQL only"
+        pooled = self.reader_engine.raw_connection()
         try:
-            connection = pooled.driver_connection
-            try:
-                yield connection
-                connection.commit()
-            except BaseException:
-                connection.rollback()
-                raise
+            yield pooled.driver_connection
         finally:
             pooled.close()
 

@@ -12,12 +12,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
+    CTE,
     ColumnElement,
     Insert,
     Table,
     Text,
     bindparam,
     cast,
+    exists,
     func,
     insert,
     literal_column,
@@ -50,7 +52,8 @@ def _iso_utc(at: ColumnElement[Any]) -> ColumnElement[str]:
     return func.to_char(func.timezone(literal_column("'UTC'"), at), _ISO_UTC)
 
 
-def _append_statement(clock: ColumnElement[Any] | None = None) -> Insert:
+def append_statement(clock: ColumnElement[Any] | None = None, *,
+                     after: CTE | None = None) -> Insert:
     """PostgreSQL: the whole append as one statement (R-53; bench/README.md round 5).
 
     ``locked`` locks the head row (FOR UPDATE: under READ COMMITTED a concurrent append makes
@@ -67,10 +70,15 @@ def _append_statement(clock: ColumnElement[Any] | None = None) -> Insert:
     `verify_chain` recomputes. Its RETURNING hands the new seq, ``at``, the previous hash
     and the new hash to the INSERT of the record (one row lock, one round trip; no head:
     nothing inserted). ``clock`` replaces ``clock_timestamp()`` in the golden-hash test.
+    ``after``: append only if this CTE of the caller's (a change the event records, made
+    in the same statement) returns a row — it runs first, and without it nothing happens.
     """
     # Constants inline, not bound: fewer parameters to process on every append.
-    locked = (select(_HEAD.c.id, _HEAD.c.seq, _HEAD.c.last_hash)
-              .where(_HEAD.c.id == literal_column("1")).with_for_update().cte("locked"))
+    locked = select(_HEAD.c.id, _HEAD.c.seq, _HEAD.c.last_hash).where(
+        _HEAD.c.id == literal_column("1"))
+    if after is not None:
+        locked = locked.where(exists(select(literal_column("1")).select_from(after)))
+    locked = locked.with_for_update().cte("locked")
     now = func.clock_timestamp() if clock is None else clock
     stamped = select(locked, now.label("at")).cte("stamped").prefix_with("MATERIALIZED")
     seq = stamped.c.seq + literal_column("1")
@@ -93,7 +101,9 @@ def _append_statement(clock: ColumnElement[Any] | None = None) -> Insert:
             .returning(_RECORD.c.seq, _RECORD.c.at, _RECORD.c.prev_hash, _RECORD.c.hash))
 
 
-APPEND = _append_statement()
+APPEND = append_statement()
+# The head exists (created by the chain's first append): `append_statement` can append.
+HEAD_EXISTS = exists().where(_HEAD.c.id == literal_column("1"))
 
 
 def _serialise(items: list[Any]) -> str:

@@ -265,12 +265,11 @@ class ExpressLane:
         return _AUTHLIB_JSON, [], self.app.json.dumps(token).encode()
 
     def _refresh(self, environ: dict[str, Any], form: dict[str, str]) -> Answer:
-        """RFC 6749 §6 with rotation, as refresh.RefreshTokenGrant answers it, in one
-        transaction: on PostgreSQL one on the driver (refresh_driver.py), on other databases
-        the session's. A token retired, revoked, expired, of another client
-        or whose person or authority changed is handed over — so is a rotation lost to a
-        concurrent use (rolled back here): the full path then finds it retired and revokes
-        the family (reuse)."""
+        """RFC 6749 §6 with rotation, as refresh.RefreshTokenGrant answers it: on PostgreSQL
+        in one statement on the driver (refresh_driver.py), elsewhere in one transaction of
+        the session. A token retired, revoked, expired, of another client or whose person
+        or authority changed is handed over — so is a rotation lost to a concurrent use
+        (nothing kept): the full path then finds it retired and revokes the family (reuse)."""
         server = self.server
         server.keys.warm()
         database = self.platform.db
@@ -280,13 +279,13 @@ class ExpressLane:
         if database.drives_psycopg:
             with ExitStack() as stack:
                 client = self._client(credentials, "token", self._reader(stack))
-            with database.driver_transaction() as connection:
+            with database.autocommit_driver() as connection:
                 found = refresh_driver.find_with_person(
                     connection, server.settings.secret_key, presented)
                 row, token, user = self._rotation(form, client, found, None)
                 if not refresh_driver.rotate_and_record(connection, server, row, token,
                                                         client, user, address):
-                    raise NotMine  # rolled back; the full path detects the reuse
+                    raise NotMine  # nothing changed; the full path detects the reuse
             return _AUTHLIB_JSON, [], self.app.json.dumps(token).encode()
         with database.session() as session:
             client = self._client(credentials, "token", lambda: session)

@@ -13,7 +13,7 @@ import logging
 from typing import Any, TypeGuard
 
 from authlib.oauth2.rfc6749 import InvalidGrantError, grants
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import CTE, Insert, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from idp.accounts.models import Person
@@ -38,16 +38,17 @@ _FIND_WITH_PERSON = (
     .where(_TABLE.c.token_digest == bindparam("digest")))
 
 
-def _family_lock(family_id: Any) -> Any:
+def family_lock(family_id: Any) -> Any:
     """PostgreSQL: the family's transaction-scoped advisory lock, taken while the token is
-    read and held until the rotation commits; `revoke_family` takes it first. A revocation
-    therefore never runs beside a rotation of its family: its UPDATE sees the successor
-    (review: a successor committed during the UPDATE escaped it, the grant living on)."""
+    read and held until the rotation commits (refresh_driver.py: taken by the one statement
+    that rotates); `revoke_family` takes it first. A revocation therefore never runs beside
+    a rotation of its family: its UPDATE sees the successor (review: a successor committed
+    during the UPDATE escaped it, the grant living on)."""
     return func.pg_advisory_xact_lock(func.hashtext(family_id))
 
 
 _FIND_WITH_PERSON_LOCKED = _FIND_WITH_PERSON.add_columns(
-    _family_lock(_TABLE.c.family_id).label("family_lock"))
+    family_lock(_TABLE.c.family_id).label("family_lock"))
 # Only a token neither rotated nor revoked is claimed: a revocation committed after the
 # token was read makes the rotation lose (no successor), as a concurrent use does.
 _CLAIM = (update(_TABLE).where(_TABLE.c.id == bindparam("row_id"),
@@ -58,11 +59,18 @@ _NEW_COLUMNS = [c for c in _TABLE.columns if c.name not in ("id", "rotated_at", 
 # data-modifying CTE): the INSERT selects from the claim, so it inserts a row only if the
 # claim won. The claim's row lock makes a concurrent rotation of the same token wait and
 # then find ``rotated_at`` set: it inserts nothing (bench/README.md, round 4).
-_CLAIMED = _CLAIM.returning(_TABLE.c.id).cte("claimed")
-_CLAIM_AND_INSERT = insert(_TABLE).from_select(
-    [c.name for c in _NEW_COLUMNS],
-    select(*[bindparam(f"n_{c.name}", type_=c.type) for c in _NEW_COLUMNS])
-    .select_from(_CLAIMED)).returning(_TABLE.c.id)
+
+
+def successor_insert(claimed: CTE) -> Insert:
+    """The INSERT of a successor (``n_``-prefixed parameters) for each row ``claimed``
+    returns: none when the claim lost."""
+    return insert(_TABLE).from_select(
+        [c.name for c in _NEW_COLUMNS],
+        select(*[bindparam(f"n_{c.name}", type_=c.type) for c in _NEW_COLUMNS])
+        .select_from(claimed)).returning(_TABLE.c.id)
+
+
+_CLAIM_AND_INSERT = successor_insert(_CLAIM.returning(_TABLE.c.id).cte("claimed"))
 _PRESTORED = "idp.refresh.prestored"  # Session.info key: successor already inserted
 
 
@@ -165,9 +173,9 @@ def is_live(row: RefreshToken) -> bool:
 
 def revoke_family(session: Session, revoked: RevocationList, family_id: str) -> None:
     """Revoke every refresh token of a grant, and its access tokens (via ``gid``); on
-    PostgreSQL after any rotation of the family in flight has ended (`_family_lock`)."""
+    PostgreSQL after any rotation of the family in flight has ended (`family_lock`)."""
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(select(_family_lock(family_id)))
+        session.execute(select(family_lock(family_id)))
     session.execute(update(RefreshToken).where(RefreshToken.family_id == family_id,
                                                RefreshToken.revoked_at.is_(None))
                     .values(revoked_at=utcnow()))

@@ -1,14 +1,25 @@
-"""The refresh rotation on PostgreSQL's driver (issue 2 performance).
+"""The refresh rotation on PostgreSQL's driver, in two round trips (issue 2 performance).
 
-The express lane's refresh (express.py) runs three statements in one transaction: read the
-token with its person, taking the family's advisory lock (refresh.py); claim it and insert
-its successor (`refresh.rotate`); append the audit record (`audit.record`). Through the
-session each statement costs ≈ 70–90 µs of SQLAlchemy's CPU (execution context, result,
-session bookkeeping) on top of the driver's ≈ 14 µs. Here the very same Core statements,
-compiled once (`DriverStatement`), run on the driver's connection in one transaction
-(`Database.driver_transaction`), with the same round trips. (psycopg's pipeline mode, which
-would save two of the five round trips, cost more CPU than it saved: bench/README.md,
-round 7.)
+The express lane's refresh (express.py) reads the token with its person, claims it and
+inserts its successor (`refresh.rotate`), and appends the audit record (`audit.record`).
+Through the session that is five round trips — BEGIN, three statements, COMMIT — and
+≈ 70–90 µs of SQLAlchemy's CPU per statement; over HTTP each round trip also costs the
+worker ≈ 100 µs in thread switches (bench/README.md, round 7). Here, on the driver's
+connection in autocommit (`Database.autocommit_driver`), it is two statements:
+
+1. the read;
+2. one statement (`_ROTATE`, `_RETIRE`) that takes the family's advisory lock
+   (`refresh.family_lock`) and claims the token, inserts the successor and appends the
+   audit record — each part only if the one before it happened, and the claim only if the
+   chain has a head (the full path creates it). One statement is one transaction: all of
+   it or, when the claim loses (a concurrent use won, a revocation came first), nothing.
+
+The lock is taken in the claim's condition, before the token's row is locked: a
+revocation holding it (`refresh.revoke_family`) makes the claim wait, then re-check the
+row as the revocation left it and lose; a revocation arriving later waits for the
+statement's commit and then sees the successor. The statements are refresh.py's and
+audit/service.py's own Core statements, composed and compiled once (`DriverStatement`),
+bound by the same processors.
 """
 
 from __future__ import annotations
@@ -23,17 +34,22 @@ from idp.oidc.models import Client, RefreshToken
 from idp.oidc.server import issue_event
 from idp.oidc.tokens import AuthorizedPerson
 
-_FIND = DriverStatement(refresh._FIND_WITH_PERSON_LOCKED)
-_FOUND_NAMES = tuple(column.key for column in refresh._FIND_WITH_PERSON_LOCKED.selected_columns)
-_CLAIM_AND_INSERT = DriverStatement(refresh._CLAIM_AND_INSERT)
-_CLAIM = DriverStatement(refresh._CLAIM.returning(refresh._TABLE.c.id))
-_APPEND = DriverStatement(audit.APPEND)
+_FIND = DriverStatement(refresh._FIND_WITH_PERSON)
+_FOUND_NAMES = tuple(column.key for column in refresh._FIND_WITH_PERSON.selected_columns)
+_TABLE = refresh._TABLE
+_CLAIMED = (refresh._CLAIM.where(refresh.family_lock(_TABLE.c.family_id).is_not(None),
+                                 audit.HEAD_EXISTS)
+            .returning(_TABLE.c.id).cte("claimed"))
+# Rotate: claim, insert the successor, append. Retire (no successor): claim, append.
+_ROTATE = DriverStatement(audit.append_statement(
+    after=refresh.successor_insert(_CLAIMED).cte("successor")))
+_RETIRE = DriverStatement(audit.append_statement(after=_CLAIMED))
 
 
 def find_with_person(connection: Any, secret_key: str, token: object
                      ) -> tuple[RefreshToken, Person | None] | None:
-    """`refresh.find_with_person` on the driver ``connection``; the family's lock is held
-    until the transaction ends."""
+    """`refresh.find_with_person` on the driver ``connection`` (no lock: `rotate_and_record`
+    takes it)."""
     if not refresh.is_token_shaped(token):
         return None
     cursor = connection.cursor()
@@ -45,23 +61,20 @@ def find_with_person(connection: Any, secret_key: str, token: object
 
 def rotate_and_record(connection: Any, server: Any, old: RefreshToken, token: dict[str, Any],
                       client: Client, user: AuthorizedPerson, address: str) -> bool:
-    """`refresh.rotate` of ``old`` to ``token``'s refresh token (if any), then
-    `server.record_issue`'s audit append. False: nothing may be kept — the claim lost (a
-    concurrent use won), or the chain has no head yet (the full path creates it) — and
-    the caller must roll back."""
+    """`refresh.rotate` of ``old`` to ``token``'s refresh token (if any) and
+    `server.record_issue`'s audit append, in one statement. False: nothing was changed —
+    the claim lost, or the chain has no head yet — and the caller hands over."""
     now = utcnow()
-    cursor = connection.cursor()
+    given = issue_event(token, client, "refresh_token", user, address)
+    params = {"row_id": old.id, "now": now, **audit.append_params(given)}
     successor = token.get("refresh_token")
+    cursor = connection.cursor()
     if successor is None:  # the scope dropped offline_access: retire only
-        _CLAIM.execute(cursor, {"row_id": old.id, "now": now})
+        _RETIRE.execute(cursor, params)
     else:
         settings = server.settings
         values = refresh.new_row_values(
             settings.secret_key, successor, client_id=client.client_id, user=user,
             scope=token.get("scope", ""), ttl=settings.refresh_token_ttl)
-        _CLAIM_AND_INSERT.execute(cursor, refresh.claim_and_insert_params(old, now, values))
-    if cursor.fetchone() is None:
-        return False
-    given = issue_event(token, client, "refresh_token", user, address)
-    _APPEND.execute(cursor, audit.append_params(given))
+        _ROTATE.execute(cursor, refresh.claim_and_insert_params(old, now, values) | params)
     return cursor.fetchone() is not None

@@ -6,13 +6,14 @@ way — and, when it cannot finish, keep nothing: the caller rolls back and hand
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import Any
 
 import psycopg
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
-from idp.audit import service as audit_service
 from idp.audit.models import AuditHead, AuditRecord
 from idp.audit.service import verify_chain
 from idp.db import DriverStatement
@@ -81,78 +82,152 @@ def test_the_driver_stores_what_the_session_stores(app, client, platform, citize
         assert verify_chain(session).ok
 
 
-def _in_driver_transaction(app: Any, platform: Any, token: str, before_rotating: str
-                           ) -> bool:
-    """Find ``token`` and rotate it on the driver, running ``before_rotating`` (SQL) in the
-    same transaction first; a False answer is rolled back, as the lane does."""
+def _rotate_on_the_driver(app: Any, platform: Any, token: str, *, successor: bool,
+                          meanwhile: str | None = None) -> bool:
+    """Find ``token`` and rotate it (``successor``) or only retire it on the driver, as the
+    lane does; ``meanwhile`` (SQL) is committed by another connection in between."""
     server = app.extensions["oidc"]
-
-    class Lost(Exception):
-        pass
-
-    try:
-        with platform.db.driver_transaction() as connection:
-            found = refresh_driver.find_with_person(connection, platform.settings.secret_key,
-                                                    token)
-            assert found is not None
-            row, person = found
-            rp_client = server.query_client(row.client_id)
-            user = refresh.authorized_person(server, None, row, person, rp_client)
-            issued = {"refresh_token": refresh.new_token(), "scope": row.scope}
-            connection.execute(before_rotating)
-            if not refresh_driver.rotate_and_record(connection, server, row, issued,
-                                                    rp_client, user, "127.0.0.1"):
-                raise Lost
-    except Lost:
-        return False
-    return True
+    with app.test_request_context(), platform.db.autocommit_driver() as connection:
+        found = refresh_driver.find_with_person(connection, platform.settings.secret_key,
+                                                token)
+        assert found is not None
+        row, person = found
+        rp_client = server.query_client(row.client_id)
+        user = refresh.authorized_person(server, None, row, person, rp_client)
+        issued = {"refresh_token": refresh.new_token() if successor else None,
+                  "scope": row.scope}
+        if meanwhile:
+            with platform.db.engine.begin() as other:
+                other.execute(text(meanwhile))
+        return refresh_driver.rotate_and_record(connection, server, row, issued, rp_client,
+                                                user, "127.0.0.1")
 
 
-@pytest.mark.parametrize("before_rotating", [
-    # A concurrent use committed first: the claim finds the token retired.
-    "UPDATE oidc_refresh_token SET rotated_at = now()",
-    # A family revocation committed first.
-    "UPDATE oidc_refresh_token SET revoked_at = now()",
-    # The chain has no head yet (a fresh database): the full path must create it.
-    "DELETE FROM audit_head",
-], ids=["claim-lost", "revoked", "no-audit-head"])
-def test_a_rotation_that_cannot_finish_keeps_nothing(app, client, platform, citizen, rp,
-                                                     before_rotating):
-    (issued,) = _grants(client, platform, citizen, rp, 1)
-    audits, _ = _audit(platform)
-    with app.test_request_context():
-        assert _in_driver_transaction(app, platform, issued["refresh_token"], before_rotating) \
-            is False
-    assert _audit(platform)[0] == audits
+def _rows_and_chain(platform: Any) -> tuple[int, int, int | None]:
     with platform.db.session() as session:
-        assert session.scalar(select(func.count()).select_from(RefreshToken)) == 1
-        assert session.get(AuditHead, 1) is not None
-    # Nothing was kept, not even the statement run before: the token still rotates.
-    assert _refresh(client, rp, issued["refresh_token"]).status_code == 200
+        head = session.get(AuditHead, 1)
+        return (session.scalar(select(func.count()).select_from(RefreshToken)),
+                _audit(platform)[0], head.seq if head else None)
 
 
-def test_a_rotation_in_the_driver_transaction_commits(app, client, platform, citizen, rp):
-    """The control for the table above: with nothing in the way the same helper rotates."""
+MEANWHILE = {
+    # A concurrent use committed first: the claim finds the token retired.
+    "claim-lost": "UPDATE oidc_refresh_token SET rotated_at = now()",
+    # A family revocation committed first.
+    "revoked": "UPDATE oidc_refresh_token SET revoked_at = now()",
+    # The chain has no head (a fresh database): the full path must create it first.
+    "no-audit-head": "DELETE FROM audit_head",
+}
+
+
+@pytest.mark.parametrize("successor", [True, False], ids=["rotate", "retire"])
+@pytest.mark.parametrize("meanwhile", MEANWHILE.values(), ids=MEANWHILE.keys())
+def test_a_rotation_that_cannot_happen_changes_nothing(app, client, platform, citizen, rp,
+                                                       meanwhile, successor):
+    """The claim, the successor and the audit record go together or not at all."""
     (issued,) = _grants(client, platform, citizen, rp, 1)
-    audits, _ = _audit(platform)
-    with app.test_request_context():
-        assert _in_driver_transaction(app, platform, issued["refresh_token"], "SELECT 1") is True
-    assert _audit(platform)[0] == audits + 1
+    rows, audits, seq = _rows_and_chain(platform)
+    assert _rotate_on_the_driver(app, platform, issued["refresh_token"], successor=successor,
+                                 meanwhile=meanwhile) is False
+    assert _rows_and_chain(platform) == (rows, audits, None if "DELETE" in meanwhile else seq)
+    with platform.db.session() as session:
+        old = session.scalars(select(RefreshToken)).one()
+        assert (old.rotated_at is None) == ("rotated_at" not in meanwhile)
+
+
+@pytest.mark.parametrize("successor", [True, False], ids=["rotate", "retire"])
+def test_a_rotation_on_the_driver_commits_all_three(app, client, platform, citizen, rp,
+                                                    successor):
+    """The control for the table above: with nothing in the way, the token is retired, its
+    successor stored and the issue audited, in one chain that verifies."""
+    (issued,) = _grants(client, platform, citizen, rp, 1)
+    rows, audits, seq = _rows_and_chain(platform)
+    assert _rotate_on_the_driver(app, platform, issued["refresh_token"],
+                                 successor=successor) is True
+    assert _rows_and_chain(platform) == (rows + successor, audits + 1, seq + 1)
+    with platform.db.session() as session:
+        assert verify_chain(session).ok
     assert _refresh(client, rp, issued["refresh_token"]).json["error"] == "invalid_grant"
 
 
-def test_an_error_in_a_driver_transaction_rolls_back_and_frees_the_connection(platform):
+def _in_thread(target: Any) -> tuple[threading.Thread, list[Any]]:
+    out: list[Any] = []
+    thread = threading.Thread(target=lambda: out.append(target()))
+    thread.start()
+    time.sleep(0.5)
+    return thread, out
+
+
+def _family(platform: Any, family_id: str) -> list[RefreshToken]:
     with platform.db.session() as session:
-        seq = audit_service.record(session, actor="test", action="test").seq
-    pool = platform.db.engine.pool
+        return list(session.scalars(select(RefreshToken).where(
+            RefreshToken.family_id == family_id)))
+
+
+def test_a_rotation_waits_for_a_revocation_in_flight_and_loses(app, client, platform,
+                                                               citizen, rp):
+    """`revoke_family` holds the family's lock until it commits: the rotation statement
+    waits for it, then finds the token revoked and changes nothing."""
+    (issued,) = _grants(client, platform, citizen, rp, 1)
+    revoked = platform.services["oidc"].revoked
+    with platform.db.session() as session:
+        family = session.scalars(select(RefreshToken.family_id)).one()
+        refresh.revoke_family(session, revoked, family)
+        thread, out = _in_thread(lambda: _rotate_on_the_driver(
+            app, platform, issued["refresh_token"], successor=True))
+        assert thread.is_alive() and not out  # waiting for the family's lock
+    thread.join(30)
+    assert out == [False]
+    (only,) = _family(platform, family)  # no successor
+    assert only.revoked_at is not None and only.rotated_at is None
+
+
+def test_a_revocation_waits_for_the_rotation_statement_and_takes_its_successor(
+        app, client, platform, citizen, rp):
+    """The rotation holds the family's lock from its claim to its commit: a revocation
+    arriving meanwhile waits, then revokes the successor too. (The statement is held up
+    after its claim by another transaction holding the audit chain's head.)"""
+    (issued,) = _grants(client, platform, citizen, rp, 1)
+    revoked = platform.services["oidc"].revoked
+    with platform.db.session() as session:
+        family = session.scalars(select(RefreshToken.family_id)).one()
+
+    def revoke() -> bool:
+        with platform.db.session() as session:
+            refresh.revoke_family(session, revoked, family)
+        return True
+
+    with platform.db.engine.begin() as holder:
+        holder.execute(text("SELECT seq FROM audit_head WHERE id = 1 FOR UPDATE"))
+        rotation, rotated = _in_thread(lambda: _rotate_on_the_driver(
+            app, platform, issued["refresh_token"], successor=True))
+        revocation, done = _in_thread(revoke)
+        assert rotation.is_alive() and revocation.is_alive() and not rotated and not done
+    rotation.join(30)
+    revocation.join(30)
+    assert rotated == [True] and done == [True]
+    rows = _family(platform, family)
+    assert len(rows) == 2 and all(row.revoked_at is not None for row in rows)
+
+
+def test_an_error_frees_the_connection_and_a_dropped_one_is_not_reused(platform):
+    engine = platform.db.reader_engine
+    pool = engine.pool
     for _ in range(3):
         with pytest.raises(psycopg.errors.DivisionByZero):
-            with platform.db.driver_transaction() as connection:
-                connection.execute("UPDATE audit_head SET seq = seq + 1000")
+            with platform.db.autocommit_driver() as connection:
                 connection.execute("SELECT 1 / 0")
         assert pool.checkedout() == 0
-    with platform.db.driver_transaction() as connection:  # the connection is usable again
+    with platform.db.autocommit_driver() as connection:
+        victim = connection.info.backend_pid
+    with platform.db.engine.begin() as other:  # the server drops it (restart, idle timeout)
+        other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": victim})
+    with pytest.raises(psycopg.OperationalError):
+        with platform.db.autocommit_driver() as connection:
+            assert connection.info.backend_pid == victim
+            connection.execute("SELECT 1")
+    with platform.db.autocommit_driver() as connection:  # a new connection, working
         cursor = connection.cursor()
-        DriverStatement(select(AuditHead.seq)).execute(cursor, {})
-        assert cursor.fetchone() == (seq,)
+        DriverStatement(select(func.count()).select_from(AuditHead)).execute(cursor, {})
+        assert connection.info.backend_pid != victim and cursor.fetchone() is not None
     assert pool.checkedout() == 0

@@ -133,7 +133,7 @@ def _fix_clock(monkeypatch, at: dt.datetime) -> None:  # type: ignore[no-untyped
     the time is read in SQL under the head's lock, the statement with ``at`` as its clock."""
     monkeypatch.setattr(audit_service, "utcnow", lambda: at)
     clock = cast(literal(at), TIMESTAMP(timezone=True))
-    monkeypatch.setattr(audit_service, "APPEND", audit_service._append_statement(clock))
+    monkeypatch.setattr(audit_service, "APPEND", audit_service.append_statement(clock))
 
 
 @pytest.mark.postgres  # the time is formatted in SQL on PostgreSQL only
