@@ -9,8 +9,9 @@ import secrets
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import ColumnElement, Row, Select, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -86,6 +87,18 @@ class PersonView:
 _BY_ID_INDEX = select(Person).where(Person.id_index == bindparam("id_index")).limit(2)
 _BY_ID_INDEX_AND_TYPE = _BY_ID_INDEX.where(Person.id_type == bindparam("id_type"))
 _BY_PHONE_INDEX = select(Person).where(Person.phone_index == bindparam("phone_index"))
+# The same lookups with a caller's extra columns (`Accounts.lookup`), built once per set.
+_WITH_COLUMNS: dict[tuple[int, tuple[ColumnElement[Any], ...]], Select[Any]] = {}
+
+
+def _with_columns(statement: Select[Any], also: tuple[ColumnElement[Any], ...]) -> Select[Any]:
+    if not also:
+        return statement
+    key = (id(statement), also)
+    found = _WITH_COLUMNS.get(key)
+    if found is None:
+        found = _WITH_COLUMNS.setdefault(key, statement.add_columns(*also))
+    return found
 
 
 class Accounts:
@@ -112,27 +125,46 @@ class Accounts:
 
     def by_document(self, number: str, id_type: str | None = None) -> Person | None:
         """Find by document number; without a type, only an unambiguous match counts."""
+        found = self._by_document(number, id_type)
+        return None if found is None else found[0]
+
+    def _by_document(self, number: str, id_type: str | None = None,
+                     also: tuple[ColumnElement[Any], ...] = ()) -> Row[Any] | None:
         params = {"id_index": self.id_index(number)}
         if id_type:
             params["id_type"] = id_type
-        found = self.session.scalars(_BY_ID_INDEX_AND_TYPE if id_type else _BY_ID_INDEX,
-                                     params).all()
+        statement = _BY_ID_INDEX_AND_TYPE if id_type else _BY_ID_INDEX
+        found = self.session.execute(_with_columns(statement, also), params).all()
         return found[0] if len(found) == 1 else None
 
     def by_phone(self, phone: str) -> Person | None:
-        return self.session.scalars(_BY_PHONE_INDEX,
+        found = self._by_phone(phone)
+        return None if found is None else found[0]
+
+    def _by_phone(self, phone: str, also: tuple[ColumnElement[Any], ...] = ()
+                  ) -> Row[Any] | None:
+        return self.session.execute(_with_columns(_BY_PHONE_INDEX, also),
                                     {"phone_index": self.phone_index(phone)}).one_or_none()
 
     def by_identifier(self, identifier: str) -> Person | None:
         """Login name: an ID number (default) or the bound phone (R-30)."""
+        found = self.lookup(identifier)
+        return None if found is None else found[0]
+
+    def lookup(self, identifier: str, also: tuple[ColumnElement[Any], ...] = ()
+               ) -> Row[Any] | None:
+        """`by_identifier` as a row: the person, then the values of ``also`` — columns
+        correlated to ``Person`` (scalar subqueries), read in the same statement so a login
+        learns what it needs next without another round trip (issue 2 "Performance").
+        Pass the same tuple object each time: its statements are built once."""
         identifier = identifier.strip()
         if not identifier or len(identifier) > 64:
             return None
         if looks_like_phone(identifier):
-            person = self.by_phone(identifier)
-            if person is not None:
-                return person
-        return self.by_document(identifier)
+            found = self._by_phone(identifier, also)
+            if found is not None:
+                return found
+        return self._by_document(identifier, None, also)
 
     # -- personal fields --------------------------------------------------------------------
 

@@ -17,35 +17,28 @@ from authlib.oauth2.rfc6749 import grants
 from authlib.oidc.core import grants as oidc_grants
 from authlib.oidc.core.errors import RequestNotSupportedError, RequestURINotSupportedError
 from authlib.oidc.core.grants.util import create_half_hash
-from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
-from idp.accounts.models import Person
 from idp.accounts.sessions import public_sid
 from idp.audit import service as audit
-from idp.db import loaded_copy
-from idp.oidc import acting, refresh
+from idp.oidc import acting, person_cache, refresh
 from idp.oidc.client_auth import ALL_METHODS
 from idp.oidc.codes import AuthorizationCode
 from idp.oidc.compact import Signer
+from idp.oidc.person_cache import PersonSnapshot
 from idp.oidc.tokens import AuthorizedPerson
 
 log = logging.getLogger(__name__)
 
-_PERSON = Person.__table__  # type: ignore[attr-defined]
-_SELECT_PERSON = select(*_PERSON.columns).where(_PERSON.c.id == bindparam("person_id"))
 
-
-def read_person(session: Session, person_id: int) -> Person | None:
-    """The person's row as a detached ``Person``: read fresh on every request like
-    ``session.get`` (status and security epoch decide whether a session or code still
-    holds), but through a prebuilt Core select — the ORM load was a quarter of the code
-    redemption's CPU (issue 2 "Performance"). Only columns: the flow reads no relationship
-    of it, and nothing changes it."""
-    row = session.execute(_SELECT_PERSON, {"person_id": person_id}).first()
-    # Built as the ORM's loader builds a row's object (`loaded_copy`): the constructor's
-    # per-attribute events cost ≈ 10 times more (bench/README.md, round 6).
-    return None if row is None else loaded_copy(Person, row._asdict())
+def read_person(session: Session, person_id: int) -> PersonSnapshot | None:
+    """The person as the flow needs it (status, security epoch, subject, level), read fresh
+    on every request like ``session.get``: status and security epoch decide whether a
+    session or code still holds. Through `person_cache.load`'s prebuilt Core select of the
+    nine columns a person copy holds rather than all seventeen — psycopg describes, and
+    SQLAlchemy processes, every column of every row read (≈ 60–100 µs less per read,
+    bench/README.md round 7). Read-only: a snapshot, never attached to the session."""
+    return person_cache.load(session, person_id)
 
 
 # What authlib's `generate_token` draws a code from: 48 letters and digits (≈ 286 bits).
