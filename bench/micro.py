@@ -166,21 +166,15 @@ class RoundTrips:
             for name in ("before_cursor_execute", "begin", "commit", "rollback"):
                 if engine is not None:
                     event.listen(engine, name, self._sql)
-        client = getattr(platform.store, "_redis", None)
-        if client is not None:
-            original = client.execute_command
-            pipe_cls = client.pipeline
+        from idp.db import DriverStatement
 
-            def counted(*args: Any, **kw: Any) -> Any:
-                self.redis += 1
-                return original(*args, **kw)
+        driver_execute = DriverStatement.execute
 
-            def pipeline(*args: Any, **kw: Any) -> Any:
-                self.redis += 1
-                return pipe_cls(*args, **kw)
+        def counted_statement(statement: Any, *args: Any) -> Any:
+            self.sql += 1  # statements on the driver (refresh_driver.py), in autocommit
+            return driver_execute(statement, *args)
 
-            client.execute_command = counted
-            client.pipeline = pipeline
+        DriverStatement.execute = counted_statement  # type: ignore[method-assign]
         execute = getattr(platform.store, "_execute", None)
         if execute is not None:  # RedisStore since round 6: one `_execute` per round trip
 

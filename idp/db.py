@@ -179,6 +179,9 @@ class Database:
         assert self.reader_engine is not None, "PostgreSQL only"
         pooled = self.reader_engine.raw_connection()
         try:
+            # Inside a transaction, a statement would be rolled back when the pool takes
+            # the connection back — after the caller has answered as if it committed.
+            assert pooled.driver_connection.autocommit, "the reader pool is in autocommit"
             yield pooled.driver_connection
         finally:
             pooled.close()
@@ -207,6 +210,7 @@ class DriverStatement:
     _DIALECT = PGDialect_psycopg()
 
     def __init__(self, statement: Executable) -> None:
+        self.statement = statement
         compiled = statement.compile(dialect=self._DIALECT)
         self.sql = compiled.string
         self._processors = tuple(compiled._bind_processors.items())  # type: ignore[attr-defined]

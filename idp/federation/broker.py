@@ -55,12 +55,12 @@ def refused(platform: Platform, error: BrokerError, home: str, address: str) -> 
 
 def end_linked_sessions(platform: Platform, session: Session, issuer: str, sub: str,
                         address: str) -> list[LogoutNotice]:
-    """The home node logged the person out: end their sessions here (notices to send)."""
+    """The home node logged the person out: end their sessions here (notices to send).
+    Audited after the grants are revoked (`end_person_sessions`: the lock order)."""
     person = links.find_linked(session, issuer, sub)
+    notices = [] if person is None else end_person_sessions(
+        platform, session, person, "home_logout", actor=f"node:{issuer}")
     audit.record(session, actor=f"node:{issuer}", action="federation:logout",
                  target=f"person:{person.id}" if person else "", address=address,
                  outcome="success" if person else "not_found")
-    if person is None:
-        return []
-    return end_person_sessions(platform, session, person, "home_logout",
-                               actor=f"node:{issuer}")
+    return notices

@@ -26,6 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from idp.accounts.models import Person
+from idp.accounts.service import Accounts
 from idp.accounts.sessions import public_sid
 from idp.audit import service as audit
 from idp.crypto import random_token
@@ -97,16 +98,22 @@ def _oidc_notices(platform: Platform, session: Session, person: Person | None,
 
 def end_person_sessions(platform: Platform, session: Session, person: Person, reason: str,
                         *, actor: str = "system") -> list[LogoutNotice]:
-    """End every SSO session and grant of a person (ban, password reset; DESIGN.md step 6).
+    """End every SSO session and grant of a person (ban, password reset, a logout at the
+    home node, a federation event; DESIGN.md step 6).
 
     Sessions and refresh tokens die now; access tokens are refused by userinfo and
-    introspection (session ids listed, and the caller bumps ``security_epoch``).
-    Call `send_notices` with the result after committing.
+    introspection (session ids listed, and ``security_epoch`` bumped — which also refuses
+    a refresh token rotated while its predecessor was being revoked: `revoke_person`'s
+    UPDATE cannot see a successor committed after it began; review of 43bd22c).
+    Call `send_notices` with the result after committing. Callers append their own audit
+    records after it: a rotation holds a token's row and then waits for the audit head,
+    so holding the head before revoking the tokens could deadlock with it.
     """
     ended = platform.sessions.end_all(person.id)
     revoked = runtime.revocations(platform)
     for _s, _clients, sid in ended:
         revoked.revoke("sid", public_sid(platform.settings.secret_key, sid))
+    Accounts(session, platform.protector, platform.hasher).bump_epoch(person)
     count = refresh.revoke_person(session, person.id)
     audit.record(session, actor=actor, action="oidc:logout:person", target=f"person:{person.id}",
                  details={"reason": reason, "sessions": len(ended), "refresh_tokens": count})

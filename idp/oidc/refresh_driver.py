@@ -8,11 +8,12 @@ worker ≈ 100 µs in thread switches (bench/README.md, round 7). Here, on the d
 connection in autocommit (`Database.autocommit_driver`), it is two statements:
 
 1. the read;
-2. one statement (`_ROTATE`, `_RETIRE`) that takes the family's advisory lock
-   (`refresh.family_lock`) and claims the token, inserts the successor and appends the
-   audit record — each part only if the one before it happened, and the claim only if the
-   chain has a head (the full path creates it). One statement is one transaction: all of
-   it or, when the claim loses (a concurrent use won, a revocation came first), nothing.
+2. one statement (`_ROTATE`, `_RETIRE`) that locks the person's row (key share) and takes
+   the family's advisory lock (`refresh.family_lock`), then claims the token, inserts the
+   successor and appends the audit record — each part only if the one before it happened,
+   and the claim only if the chain has a head (the full path creates it). One statement
+   is one transaction: all of it or, when the claim loses (a concurrent use won, a
+   revocation came first), nothing.
 
 The lock is taken in the claim's condition, before the token's row is locked: a
 revocation holding it (`refresh.revoke_family`) makes the claim wait, then re-check the
@@ -26,6 +27,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import bindparam, exists, select
+
 from idp.accounts.models import Person
 from idp.audit import service as audit
 from idp.db import DriverStatement, utcnow
@@ -37,7 +40,16 @@ from idp.oidc.tokens import AuthorizedPerson
 _FIND = DriverStatement(refresh._FIND_WITH_PERSON)
 _FOUND_NAMES = tuple(column.key for column in refresh._FIND_WITH_PERSON.selected_columns)
 _TABLE = refresh._TABLE
-_CLAIMED = (refresh._CLAIM.where(refresh.family_lock(_TABLE.c.family_id).is_not(None),
+_PERSON = Person.__table__  # type: ignore[attr-defined]
+# The person's row first (KEY SHARE: what the successor's foreign key takes anyway), in an
+# uncorrelated condition PostgreSQL evaluates once, before it scans for the token: so the
+# statement takes its locks in the order person, family, token, audit head — never the head
+# and then a lock a ban or a logout holds (review: the foreign key's own check came last,
+# with the head held, and deadlocked with a ban holding the person).
+_PERSON_LOCKED = exists(select(_PERSON.c.id).where(_PERSON.c.id == bindparam("person_id"))
+                        .with_for_update(read=True, key_share=True))
+_CLAIMED = (refresh._CLAIM.where(_PERSON_LOCKED,
+                                 refresh.family_lock(_TABLE.c.family_id).is_not(None),
                                  audit.HEAD_EXISTS)
             .returning(_TABLE.c.id).cte("claimed"))
 # Rotate: claim, insert the successor, append. Retire (no successor): claim, append.
@@ -66,7 +78,8 @@ def rotate_and_record(connection: Any, server: Any, old: RefreshToken, token: di
     the claim lost, or the chain has no head yet — and the caller hands over."""
     now = utcnow()
     given = issue_event(token, client, "refresh_token", user, address)
-    params = {"row_id": old.id, "now": now, **audit.append_params(given)}
+    params = {"row_id": old.id, "person_id": old.person_id, "now": now,
+              **audit.append_params(given)}
     successor = token.get("refresh_token")
     cursor = connection.cursor()
     if successor is None:  # the scope dropped offline_access: retire only

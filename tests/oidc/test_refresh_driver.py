@@ -6,18 +6,23 @@ way — and, when it cannot finish, keep nothing: the caller rolls back and hand
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 import time
 from typing import Any
 
 import psycopg
+import psycopg.types.json
 import pytest
 from sqlalchemy import func, select, text
 
+from idp.accounts.models import Person
 from idp.audit.models import AuditHead, AuditRecord
 from idp.audit.service import verify_chain
 from idp.db import DriverStatement
+from idp.federation import broker
 from idp.oidc import refresh, refresh_driver
+from idp.oidc.logout import end_person_sessions
 from idp.oidc.models import RefreshToken
 from tests.oidc.helpers import Pkce, register, sign_in, tokens
 from tests.oidc.test_express import lane_of, lane_off
@@ -82,10 +87,11 @@ def test_the_driver_stores_what_the_session_stores(app, client, platform, citize
         assert verify_chain(session).ok
 
 
-def _rotate_on_the_driver(app: Any, platform: Any, token: str, *, successor: bool,
+def _rotate_on_the_driver(app: Any, platform: Any, token: str, *, successor: bool | str,
                           meanwhile: str | None = None) -> bool:
-    """Find ``token`` and rotate it (``successor``) or only retire it on the driver, as the
-    lane does; ``meanwhile`` (SQL) is committed by another connection in between."""
+    """Find ``token`` and rotate it (``successor``: True, or the new token itself) or only
+    retire it on the driver, as the lane does; ``meanwhile`` (SQL) is committed by another
+    connection in between."""
     server = app.extensions["oidc"]
     with app.test_request_context(), platform.db.autocommit_driver() as connection:
         found = refresh_driver.find_with_person(connection, platform.settings.secret_key,
@@ -94,8 +100,8 @@ def _rotate_on_the_driver(app: Any, platform: Any, token: str, *, successor: boo
         row, person = found
         rp_client = server.query_client(row.client_id)
         user = refresh.authorized_person(server, None, row, person, rp_client)
-        issued = {"refresh_token": refresh.new_token() if successor else None,
-                  "scope": row.scope}
+        new = successor if isinstance(successor, str) else refresh.new_token()
+        issued = {"refresh_token": new if successor else None, "scope": row.scope}
         if meanwhile:
             with platform.db.engine.begin() as other:
                 other.execute(text(meanwhile))
@@ -151,8 +157,17 @@ def test_a_rotation_on_the_driver_commits_all_three(app, client, platform, citiz
 
 
 def _in_thread(target: Any) -> tuple[threading.Thread, list[Any]]:
+    """Run ``target`` in a thread; its result, or the exception it raised, lands in the
+    list. Returns after half a second, for the thread to block where it must."""
     out: list[Any] = []
-    thread = threading.Thread(target=lambda: out.append(target()))
+
+    def run() -> None:
+        try:
+            out.append(target())
+        except Exception as exc:  # noqa: BLE001 - reported to the test
+            out.append(exc)
+
+    thread = threading.Thread(target=run)
     thread.start()
     time.sleep(0.5)
     return thread, out
@@ -166,20 +181,103 @@ def _family(platform: Any, family_id: str) -> list[RefreshToken]:
 
 def test_a_rotation_waits_for_a_revocation_in_flight_and_loses(app, client, platform,
                                                                citizen, rp):
-    """`revoke_family` holds the family's lock until it commits: the rotation statement
-    waits for it, then finds the token revoked and changes nothing."""
+    """`revoke_family` takes the family's lock before it touches a row, and holds it until it
+    commits: the rotation statement waits on that lock (not on a row), then finds the token
+    revoked and changes nothing."""
     (issued,) = _grants(client, platform, citizen, rp, 1)
-    revoked = platform.services["oidc"].revoked
     with platform.db.session() as session:
         family = session.scalars(select(RefreshToken.family_id)).one()
-        refresh.revoke_family(session, revoked, family)
+    with platform.db.engine.begin() as revocation:
+        revocation.execute(select(refresh.family_lock(family)))  # revoke_family's first step
         thread, out = _in_thread(lambda: _rotate_on_the_driver(
             app, platform, issued["refresh_token"], successor=True))
         assert thread.is_alive() and not out  # waiting for the family's lock
+        revocation.execute(text("UPDATE oidc_refresh_token SET revoked_at = now()"))
     thread.join(30)
     assert out == [False]
     (only,) = _family(platform, family)  # no successor
     assert only.revoked_at is not None and only.rotated_at is None
+
+
+def _hold_the_audit_head(platform: Any) -> Any:
+    """A transaction holding the audit chain's head: a rotation stops just before its append."""
+    holder = platform.db.engine.connect()
+    holder.begin()
+    holder.execute(text("SELECT seq FROM audit_head WHERE id = 1 FOR UPDATE"))
+    return holder
+
+
+def test_a_person_logout_during_a_rotation_leaves_no_usable_successor(app, client, platform,
+                                                                      citizen, rp):
+    """Review of 43bd22c: `revoke_person`'s UPDATE cannot see a successor committed after it
+    began, so `end_person_sessions` (a logout at the home node: no ban, no new password)
+    also bumps the security epoch, which the successor carries from its predecessor."""
+    (issued,) = _grants(client, platform, citizen, rp, 1)
+    successor = refresh.new_token()
+
+    def logout() -> bool:
+        with app.app_context(), platform.db.session() as session:
+            person = session.get(Person, citizen.person_id)
+            end_person_sessions(platform, session, person, "home_logout")
+        return True
+
+    holder = _hold_the_audit_head(platform)
+    rotation, rotated = _in_thread(lambda: _rotate_on_the_driver(
+        app, platform, issued["refresh_token"], successor=successor))
+    ending, ended = _in_thread(logout)
+    assert rotation.is_alive() and ending.is_alive()  # waiting for the head, for the row
+    holder.commit()
+    holder.close()
+    rotation.join(30)
+    ending.join(30)
+    assert rotated == [True] and ended == [True]
+    refused = _refresh(client, rp, successor)
+    assert refused.status_code == 400 and "access_token" not in refused.json
+
+
+def test_a_home_logout_audits_after_revoking_so_a_rotation_cannot_deadlock_it(
+        app, client, platform, citizen, rp, monkeypatch):
+    """Review of 43bd22c: a rotation holds its token's row, then waits for the audit head;
+    a home-node logout that appended its audit record first held the head, then waited for
+    that row: a deadlock, and a 500 for one of them. It now revokes first."""
+    (issued,) = _grants(client, platform, citizen, rp, 1)
+
+    def home_logout() -> bool:
+        with app.app_context(), platform.db.session() as session:
+            person = session.get(Person, citizen.person_id)
+            monkeypatch.setattr(broker.links, "find_linked", lambda *_: person)
+            broker.end_linked_sessions(platform, session, "https://home.example", "s", "")
+        return True
+
+    holder = _hold_the_audit_head(platform)
+    ending, ended = _in_thread(home_logout)  # first in the head's queue
+    rotation, rotated = _in_thread(lambda: _rotate_on_the_driver(
+        app, platform, issued["refresh_token"], successor=True))
+    assert ending.is_alive() and rotation.is_alive()
+    holder.commit()
+    holder.close()
+    ending.join(30)
+    rotation.join(30)
+    assert ended == [True] and rotated == [False]  # revoked first: the claim lost
+
+
+def test_a_rotation_waits_for_a_ban_holding_the_person_without_holding_the_head(
+        app, client, platform, citizen, rp):
+    """Review of 43bd22c: the successor's foreign key locks the person (key share) — at the
+    end of the statement, after the audit head, it held the head while a ban held the
+    person. The person is now locked first: the head stays free meanwhile."""
+    (issued,) = _grants(client, platform, citizen, rp, 1)
+    with platform.db.engine.begin() as ban:
+        ban.execute(text("SELECT id FROM person WHERE id = :id FOR UPDATE"),
+                    {"id": citizen.person_id})
+        rotation, rotated = _in_thread(lambda: _rotate_on_the_driver(
+            app, platform, issued["refresh_token"], successor=True))
+        assert rotation.is_alive()
+        with platform.db.engine.begin() as other:
+            other.execute(text("SELECT seq FROM audit_head WHERE id = 1 FOR UPDATE NOWAIT"))
+        ban.execute(text("UPDATE oidc_refresh_token SET revoked_at = now()"))
+    rotation.join(30)
+    assert rotated == [False]
 
 
 def test_a_revocation_waits_for_the_rotation_statement_and_takes_its_successor(
@@ -231,3 +329,28 @@ def test_an_error_frees_the_connection_and_a_dropped_one_is_not_reused(platform)
         DriverStatement(select(func.count()).select_from(AuditHead)).execute(cursor, {})
         assert connection.info.backend_pid != victim and cursor.fetchone() is not None
     assert pool.checkedout() == 0
+
+
+def test_driver_statements_are_bound_as_the_engine_binds_them(platform):
+    """`DriverStatement` compiles with a dialect of its own: its SQL and its bind processors
+    must be the engine's, or the lane would store and hash other bytes than the Flask path
+    (JSON serialiser, time zones)."""
+    engine_dialect = platform.db.engine.dialect
+    now = dt.datetime(2026, 11, 22, 12, 0, 0, 123456, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+    values = {"now": now, "n_issued_at": now, "n_expires_at": now, "n_amr": ["pwd", "otp"],
+              "n_acting": {"org": "甲", "items": ["*"]}, "a_details": {"scope": "openid 档案"}}
+    for driver in (refresh_driver._ROTATE, refresh_driver._RETIRE, refresh_driver._FIND):
+        compiled = driver.statement.compile(dialect=engine_dialect)
+        assert driver.sql == compiled.string
+        ours = dict(driver._processors)
+        theirs = compiled._bind_processors
+        assert ours.keys() == theirs.keys()
+        for name, process in ours.items():
+            assert _sent(process(values[name])) == _sent(theirs[name](values[name])), name
+
+
+def _sent(value: Any) -> Any:
+    """What psycopg will send: a JSON wrapper by its object and its serialiser."""
+    if isinstance(value, psycopg.types.json.Json):
+        return ("json", value.obj, value.dumps)
+    return value
