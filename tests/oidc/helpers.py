@@ -6,6 +6,8 @@ import base64
 import hashlib
 import secrets
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -13,6 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 from flask.testing import FlaskClient
 from joserfc import jwt
 from joserfc.jwk import KeySet
+from sqlalchemy import event
 
 from idp.accounts.sessions import COOKIE_NAME, SsoSession
 from idp.oidc import clients as client_service
@@ -174,3 +177,19 @@ def record_store_calls(store: Any, monkeypatch: Any) -> list[str]:
         monkeypatch.setattr(store, name, lambda *a, _f=original, _n=name, **kw: (
             calls.append(_n), _f(*a, **kw))[1])
     return calls
+
+
+@contextmanager
+def sql_statements(platform: Platform) -> Iterator[list[str]]:
+    """The SQL statements the engine sends while the block runs, whitespace-normalised and
+    lower-cased (BEGIN/COMMIT are not statements)."""
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append(" ".join(statement.split()).lower())
+
+    event.listen(platform.db.engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(platform.db.engine, "before_cursor_execute", record)

@@ -5,11 +5,7 @@ or a password reset between two steps ends the flow at the next one (issue 2
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import pytest
-from sqlalchemy import event
 
 from idp.accounts.models import AccountStatus, Person
 from idp.accounts.service import Accounts
@@ -24,21 +20,8 @@ from tests.oidc.helpers import (
     redeem,
     register,
     sign_in,
+    sql_statements,
 )
-
-
-@contextmanager
-def _statements(platform) -> Iterator[list[str]]:  # type: ignore[no-untyped-def]
-    seen: list[str] = []
-
-    def record(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
-        seen.append(" ".join(statement.split()).lower())
-
-    event.listen(platform.db.engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(platform.db.engine, "before_cursor_execute", record)
 
 
 def _change(platform, citizen, how: str) -> None:  # type: ignore[no-untyped-def]
@@ -82,7 +65,7 @@ def test_the_flow_reads_no_secret_column_of_the_person(client, platform, citizen
     rp = register(platform)
     pkce = Pkce()
     sign_in(client, platform, citizen)
-    with _statements(platform) as seen:
+    with sql_statements(platform) as seen:
         code = get_code(client, rp, pkce)
         assert redeem(client, rp, code, pkce).status_code == 200
     reads = [s for s in seen if "from person" in s]

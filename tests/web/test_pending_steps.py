@@ -4,11 +4,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import event
 
 from idp.accounts.login import pending_steps
 from idp.accounts.models import Person, TotpCredential
@@ -16,6 +13,7 @@ from idp.accounts.sessions import COOKIE_NAME
 from idp.accounts.totp import Totp
 from idp.realname import agreements
 from idp.realname.models import AgreementAcceptance
+from tests.oidc.helpers import sql_statements
 from tests.web.conftest import enable_totp, login, make_tx
 
 NOW = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
@@ -69,24 +67,9 @@ def test_steps_come_in_the_order_they_are_asked(platform, citizen):
 
 # -- read with the password login's account lookup (issue 2 "Performance", round 7) ---------
 
-@contextmanager
-def _statements(platform) -> Iterator[list[str]]:
-    """The SQL statements sent while the block runs (BEGIN/COMMIT are not statements)."""
-    seen: list[str] = []
-
-    def record(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
-        seen.append(" ".join(statement.split()).lower())
-
-    event.listen(platform.db.engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(platform.db.engine, "before_cursor_execute", record)
-
-
 def _login(client, platform, identifier: str, password: str):  # type: ignore[no-untyped-def]
     tx = make_tx(platform)
-    with _statements(platform) as seen:
+    with sql_statements(platform) as seen:
         resp = login(client, identifier, password, url=f"/login?tx={tx.id}")
     return resp, seen
 
@@ -130,7 +113,7 @@ def test_a_failed_lookup_leaves_no_facts_behind(platform, citizen):
         login = login_service(db, platform)
         assert login._lookup(citizen.id_number) is not None
         assert login._lookup("110105194912319999") is None
-        with _statements(platform) as seen:
+        with sql_statements(platform) as seen:
             assert pending_steps(db, db.get(Person, citizen.person_id), "2025-06") == []
         assert any("totp_credential" in s for s in seen)  # read again, not remembered
 
