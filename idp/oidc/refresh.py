@@ -242,8 +242,15 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         log.warning("refresh token reuse: family revoked client=%s", row.client_id)
 
     def authenticate_user(self, refresh_token: RefreshToken):  # type: ignore[no-untyped-def]
-        return authorized_person(self.server, self.server.db(), refresh_token, self._person,
+        """The person the token speaks for; a token whose person was banned, closed or had
+        the password reset (epoch moved) is an invalid grant (RFC 6749 §5.2: "revoked"),
+        not authlib's ``invalid_request`` ("There is no 'user' for this token")."""
+        user = authorized_person(self.server, self.server.db(), refresh_token, self._person,
                                  self.request.client)
+        if user is None:
+            raise InvalidGrantError("The refresh token's person can no longer be issued "
+                                    "tokens.")
+        return user
 
     def generate_token(self, user=None, scope=None, grant_type=None,  # type: ignore[no-untyped-def]
                        expires_in=None, include_refresh_token=True):

@@ -120,7 +120,7 @@ def test_ban_ends_sessions_tokens_and_notifies(client, platform, citizen, staff,
     assert introspect(client, rp, granted["access_token"])["active"] is False
     refreshed = client.post("/token", headers=rp.basic(), data={
         "grant_type": "refresh_token", "refresh_token": granted["refresh_token"]})
-    assert refreshed.status_code == 400
+    assert refreshed.status_code == 400 and refreshed.json["error"] == "invalid_grant"
     # The department system got a signed logout token for that session.
     assert [url for url, _ in posted] == [BCL]
     claims = jwt.decode(posted[0][1], jwks(client)).claims

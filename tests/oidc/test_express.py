@@ -233,7 +233,7 @@ def test_refresh_after_a_ban_is_handed_over(app, client, platform, citizen, rp):
         person.security_epoch += 1  # what a ban or a password reset does
     fast, slow = twice(app, lambda: _refresh(client, rp, issued["refresh_token"]),
                        answered=False)
-    assert fast.status_code == 400
+    assert fast.status_code == 400 and fast.json["error"] == "invalid_grant"  # RFC 6749 §5.2
     assert_same(fast, slow)
 
 
