@@ -105,9 +105,10 @@ def end_person_sessions(platform: Platform, session: Session, person: Person, re
     introspection (session ids listed, and ``security_epoch`` bumped — which also refuses
     a refresh token rotated while its predecessor was being revoked: `revoke_person`'s
     UPDATE cannot see a successor committed after it began; review of 43bd22c).
-    Call `send_notices` with the result after committing. Callers append their own audit
-    records after it: a rotation holds a token's row and then waits for the audit head,
-    so holding the head before revoking the tokens could deadlock with it.
+    Call `send_notices` with the result after committing. A caller that does not hold the
+    person's row lock (a ban does: `bans._lock_person`) appends its own audit records after
+    it: a rotation holds a token's row and then waits for the audit head, so holding the
+    head before revoking the tokens could deadlock with it.
     """
     ended = platform.sessions.end_all(person.id)
     revoked = runtime.revocations(platform)
