@@ -55,10 +55,6 @@ _CLAIM = (update(_TABLE).where(_TABLE.c.id == bindparam("row_id"),
                                _TABLE.c.rotated_at.is_(None), _TABLE.c.revoked_at.is_(None))
           .values(rotated_at=bindparam("now")))
 _NEW_COLUMNS = [c for c in _TABLE.columns if c.name not in ("id", "rotated_at", "revoked_at")]
-# PostgreSQL: retire the old token and insert its successor in one statement (a
-# data-modifying CTE): the INSERT selects from the claim, so it inserts a row only if the
-# claim won. The claim's row lock makes a concurrent rotation of the same token wait and
-# then find ``rotated_at`` set: it inserts nothing (bench/README.md, round 4).
 
 
 def successor_insert(claimed: CTE) -> Insert:
@@ -70,6 +66,10 @@ def successor_insert(claimed: CTE) -> Insert:
         .select_from(claimed)).returning(_TABLE.c.id)
 
 
+# PostgreSQL: retire the old token and insert its successor in one statement (a
+# data-modifying CTE): the INSERT selects from the claim, so it inserts a row only if the
+# claim won. The claim's row lock makes a concurrent rotation of the same token wait and
+# then find ``rotated_at`` set: it inserts nothing (bench/README.md, round 4).
 _CLAIM_AND_INSERT = successor_insert(_CLAIM.returning(_TABLE.c.id).cte("claimed"))
 _PRESTORED = "idp.refresh.prestored"  # Session.info key: successor already inserted
 
@@ -95,7 +95,7 @@ def store(session: Session, secret_key: str, token: str, *, client_id: str,
 
 
 def new_row_values(secret_key: str, token: str, *, client_id: str, user: AuthorizedPerson,
-            scope: str, ttl: int) -> dict[str, object]:
+                   scope: str, ttl: int) -> dict[str, object]:
     now = utcnow()
     return dict(
         token_digest=digest(secret_key, token), family_id=user.gid, client_id=client_id,
