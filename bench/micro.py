@@ -168,13 +168,13 @@ class RoundTrips:
                     event.listen(engine, name, self._sql)
         from idp.db import DriverStatement
 
-        driver_execute = DriverStatement.execute
+        driver_rows = DriverStatement.rows
 
         def counted_statement(statement: Any, *args: Any) -> Any:
             self.sql += 1  # statements on the driver (refresh_driver.py), in autocommit
-            return driver_execute(statement, *args)
+            return driver_rows(statement, *args)
 
-        DriverStatement.execute = counted_statement  # type: ignore[method-assign]
+        DriverStatement.rows = counted_statement  # type: ignore[method-assign]
         execute = getattr(platform.store, "_execute", None)
         if execute is not None:  # RedisStore since round 6: one `_execute` per round trip
 

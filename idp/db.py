@@ -7,11 +7,17 @@ are Alembic migrations; `create_schema` exists only for throwaway test databases
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import time
-from collections.abc import Callable, Iterator, Mapping
+import weakref
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Annotated, Any, TypeVar
 
+import psycopg
+from psycopg import errors as psycopg_errors
+from psycopg.adapt import PyFormat, Transformer
+from psycopg.pq import ConnStatus, DiagnosticField, ExecStatus
 from sqlalchemy import DateTime, Engine, Executable, MetaData, create_engine, event
 from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 from sqlalchemy.exc import DisconnectionError
@@ -198,28 +204,86 @@ class Database:
 
 
 class DriverStatement:
-    """A Core statement compiled once for psycopg, run on the driver's cursor.
+    """A Core statement compiled once for PostgreSQL, run prepared on libpq directly.
 
     SQLAlchemy's execution (context, cursor result, type processing, session bookkeeping)
-    costs ≈ 70–90 µs of CPU per statement, the same statement on the psycopg cursor
-    ≈ 14 µs (bench/README.md, round 7). Parameters still pass through the statement's own
-    bind processors (JSON, `UTCDateTime`), so PostgreSQL receives what SQLAlchemy would
-    send; results are the driver's values (timestamptz as aware datetimes, JSON decoded).
+    costs ≈ 70–90 µs of CPU per statement, and psycopg's cursor ≈ 60–75 µs more than the
+    libpq call it wraps (bench/README.md, rounds 7 and 8). Here the parameters pass through the
+    statement's own bind processors (JSON, `UTCDateTime`) and psycopg's own dumpers, the
+    statement is prepared once per connection and run by `PQexecPrepared` (which waits
+    without the GIL), and the row is read by psycopg's loaders: PostgreSQL receives what
+    SQLAlchemy would send, the caller gets the driver's values (timestamptz as aware
+    datetimes, JSON decoded).
     """
 
-    _DIALECT = PGDialect_psycopg()
+    _DIALECT = PGDialect_psycopg(paramstyle="numeric_dollar")
+    _count = itertools.count()
 
     def __init__(self, statement: Executable) -> None:
         self.statement = statement
         compiled = statement.compile(dialect=self._DIALECT)
         self.sql = compiled.string
-        self._processors = tuple(compiled._bind_processors.items())  # type: ignore[attr-defined]
+        self._query = self.sql.encode()
+        self._names = tuple(compiled.positiontup or ())
+        self._formats = (PyFormat.AUTO,) * len(self._names)
+        processors = compiled._bind_processors  # type: ignore[attr-defined]
+        # Values the statement carries itself (`literal`, a plain value in a comparison).
+        self._literals = {
+            name: processors[name](bind.effective_value) if name in processors
+            else bind.effective_value
+            for bind, name in compiled.bind_names.items() if not bind.required}
+        self._processors = tuple((name, process) for name, process in processors.items()
+                                 if name not in self._literals)
+        self._key = next(self._count)
 
-    def execute(self, cursor: Any, params: dict[str, Any]) -> Any:
-        """Send the statement on ``cursor`` (prepared); ``params`` is changed in place."""
+    def rows(self, connection: psycopg.Connection[Any], params: dict[str, Any]
+             ) -> list[tuple[Any, ...]]:
+        """Run on ``connection`` (autocommit: `Database.autocommit_driver`) and return the
+        rows. ``params`` is changed in place. A database error raises psycopg's exception."""
         for name, process in self._processors:
             params[name] = process(params[name])
-        return cursor.execute(self.sql, params, prepare=True)
+        if self._literals:
+            params.update(self._literals)
+        transformer = Transformer(connection)
+        values = transformer.dump_sequence([params[name] for name in self._names],
+                                           self._formats)
+        types, formats = transformer.types or (), transformer.formats
+        result = None
+        for attempt in range(2):
+            prepared = self._prepared(connection, types, fresh=attempt > 0)
+            result = connection.pgconn.exec_prepared(prepared, values, param_formats=formats)
+            # Gone from the server (a DEALLOCATE ALL psycopg sent after a DROP or DISCARD on
+            # this connection): prepared again, once.
+            if result.error_field(DiagnosticField.SQLSTATE) != b"26000":
+                break
+        _raise_if_failed(connection, result)
+        transformer.set_pgresult(result)
+        return transformer.load_rows(0, result.ntuples, tuple)
+
+    def _prepared(self, connection: psycopg.Connection[Any], types: Sequence[int],
+                  fresh: bool) -> bytes:
+        """This statement's name on ``connection`` for these parameter types (psycopg's
+        dumpers choose them per value: NULL or not), prepared there on first use."""
+        names = _PREPARED.setdefault(connection, {})
+        key = (self._key, tuple(types))
+        name = names.get(key)
+        if name is None or fresh:
+            name = name or b"idp_%d" % len(names)
+            _raise_if_failed(connection, connection.pgconn.prepare(name, self._query, types))
+            names[key] = name
+        return name
+
+
+# Statements prepared per driver connection (`DriverStatement`); gone with the connection.
+_PREPARED: weakref.WeakKeyDictionary[Any, dict[tuple[int, tuple[int, ...]], bytes]] = \
+    weakref.WeakKeyDictionary()
+
+
+def _raise_if_failed(connection: psycopg.Connection[Any], result: Any) -> None:
+    if result.status not in (ExecStatus.TUPLES_OK, ExecStatus.COMMAND_OK):
+        if connection.pgconn.status != ConnStatus.OK:  # the server closed it
+            raise psycopg.OperationalError(connection.pgconn.get_error_message())
+        raise psycopg_errors.error_from_result(result, encoding=connection.info.encoding)
 
 
 IDLE_PING_SECONDS = 10.0

@@ -64,11 +64,8 @@ def find_with_person(connection: Any, secret_key: str, token: object
     takes it)."""
     if not refresh.is_token_shaped(token):
         return None
-    cursor = connection.cursor()
-    _FIND.execute(cursor, {"digest": refresh.digest(secret_key, token)})
-    row = cursor.fetchone()
-    return None if row is None else refresh.found_copies(
-        dict(zip(_FOUND_NAMES, row, strict=True)))
+    rows = _FIND.rows(connection, {"digest": refresh.digest(secret_key, token)})
+    return refresh.found_copies(dict(zip(_FOUND_NAMES, rows[0], strict=True))) if rows else None
 
 
 def rotate_and_record(connection: Any, server: Any, old: RefreshToken, token: dict[str, Any],
@@ -81,13 +78,11 @@ def rotate_and_record(connection: Any, server: Any, old: RefreshToken, token: di
     params = {"row_id": old.id, "person_id": old.person_id, "now": now,
               **audit.append_params(given)}
     successor = token.get("refresh_token")
-    cursor = connection.cursor()
     if successor is None:  # the scope dropped offline_access: retire only
-        _RETIRE.execute(cursor, params)
-    else:
-        settings = server.settings
-        values = refresh.new_row_values(
-            settings.secret_key, successor, client_id=client.client_id, user=user,
-            scope=token.get("scope", ""), ttl=settings.refresh_token_ttl)
-        _ROTATE.execute(cursor, refresh.claim_and_insert_params(old, now, values) | params)
-    return cursor.fetchone() is not None
+        return bool(_RETIRE.rows(connection, params))
+    settings = server.settings
+    values = refresh.new_row_values(
+        settings.secret_key, successor, client_id=client.client_id, user=user,
+        scope=token.get("scope", ""), ttl=settings.refresh_token_ttl)
+    params = refresh.claim_and_insert_params(old, now, values) | params
+    return bool(_ROTATE.rows(connection, params))

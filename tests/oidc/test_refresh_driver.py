@@ -14,7 +14,7 @@ from typing import Any
 import psycopg
 import psycopg.types.json
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import Integer, String, bindparam, func, literal, select, text
 
 from idp.accounts.models import Person
 from idp.audit.models import AuditHead, AuditRecord
@@ -325,10 +325,50 @@ def test_an_error_frees_the_connection_and_a_dropped_one_is_not_reused(platform)
             assert connection.info.backend_pid == victim
             connection.execute("SELECT 1")
     with platform.db.autocommit_driver() as connection:  # a new connection, working
-        cursor = connection.cursor()
-        DriverStatement(select(func.count()).select_from(AuditHead)).execute(cursor, {})
-        assert connection.info.backend_pid != victim and cursor.fetchone() is not None
+        assert DriverStatement(select(func.count()).select_from(AuditHead)).rows(connection, {})
+        assert connection.info.backend_pid != victim
     assert pool.checkedout() == 0
+
+
+def test_a_prepared_driver_statement_on_a_dropped_connection_raises_operational_error(platform):
+    count = DriverStatement(select(func.count()).select_from(AuditHead))
+    with platform.db.autocommit_driver() as connection:
+        count.rows(connection, {})  # prepared on this connection
+        victim = connection.info.backend_pid
+    with platform.db.engine.begin() as other:
+        other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": victim})
+    with pytest.raises(psycopg.OperationalError):
+        with platform.db.autocommit_driver() as connection:
+            assert connection.info.backend_pid == victim
+            count.rows(connection, {})
+    with platform.db.autocommit_driver() as connection:
+        assert count.rows(connection, {}) and connection.info.backend_pid != victim
+    assert platform.db.reader_engine.pool.checkedout() == 0
+
+
+def test_driver_statements_survive_deallocate_all_and_raise_sql_errors(platform):
+    """psycopg sends DEALLOCATE ALL after a DROP or DISCARD on a connection: the statement is
+    prepared again. A failing statement raises psycopg's own exception, its SQLSTATE kept."""
+    heads = select(AuditHead.id).where(AuditHead.id == bindparam("head_id"))
+    by_id = DriverStatement(heads)
+    divide = DriverStatement(select(literal(1) / bindparam("zero", type_=Integer)))
+    with platform.db.autocommit_driver() as connection:
+        first = by_id.rows(connection, {"head_id": 1})
+        connection.execute("DEALLOCATE ALL")
+        assert by_id.rows(connection, {"head_id": 1}) == first
+        assert by_id.rows(connection, {"head_id": 2}) == []
+        with pytest.raises(psycopg.errors.DivisionByZero):
+            divide.rows(connection, {"zero": 0})
+        assert divide.rows(connection, {"zero": 1}) == [(1,)]
+
+
+def test_a_driver_statement_takes_null_and_a_value_in_the_same_parameter(platform):
+    """psycopg's dumpers type a NULL other than a value; each gets its own prepared statement,
+    and both answer as SQL would."""
+    given = DriverStatement(select(func.coalesce(bindparam("text", type_=String), "none")))
+    with platform.db.autocommit_driver() as connection:
+        for value, expected in [(None, "none"), ("甲", "甲"), (None, "none"), ("", "")]:
+            assert given.rows(connection, {"text": value}) == [(expected,)]
 
 
 def test_driver_statements_are_bound_as_the_engine_binds_them(platform):
@@ -341,7 +381,9 @@ def test_driver_statements_are_bound_as_the_engine_binds_them(platform):
               "n_acting": {"org": "甲", "items": ["*"]}, "a_details": {"scope": "openid 档案"}}
     for driver in (refresh_driver._ROTATE, refresh_driver._RETIRE, refresh_driver._FIND):
         compiled = driver.statement.compile(dialect=engine_dialect)
-        assert driver.sql == compiled.string
+        numbered = driver.statement.compile(dialect=type(engine_dialect)(
+            paramstyle="numeric_dollar"))
+        assert driver.sql == numbered.string
         ours = dict(driver._processors)
         theirs = compiled._bind_processors
         assert ours.keys() == theirs.keys()
