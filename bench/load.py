@@ -26,8 +26,19 @@ from bench.forms import forms_of
 Response = tuple[int, dict[str, list[str]], bytes]
 
 
+# Requests per connection before it is closed and a new one opened. The kernel hands each
+# new connection to one of the server's workers at random; with only 2 × cores connections
+# held for a whole run, a run could load one worker with three of four (seen: 3:1), whose
+# threads then contend for its GIL while the other idles, and that alone moved a run's CPU
+# per request by tens of percent. Reconnecting spreads each run over many assignments, as
+# the many connections of real traffic do (bench/README.md, round 8); the handshake is
+# paid once per this many requests.
+REQUESTS_PER_CONNECTION = 50
+
+
 class Http:
-    """One keep-alive connection to the server, reopened when the server closes it.
+    """One keep-alive connection to the server at a time, reopened when the server closes
+    it and after `REQUESTS_PER_CONNECTION` requests.
 
     A request that fails because the server closed the connection is sent once more on a
     new one. That is safe only when the server never read it (an idle keep-alive
@@ -42,6 +53,7 @@ class Http:
         self.host, self.port = parts.hostname, parts.port or 80
         self.conn = http.client.HTTPConnection(self.host, self.port, timeout=60)
         self.retried: list[str] = []
+        self.sent = 0
 
     def request(self, method: str, path: str, body: str | None = None,
                 headers: dict[str, str] | None = None) -> Response:
@@ -63,8 +75,9 @@ class Http:
         out: dict[str, list[str]] = {}
         for k, v in resp.getheaders():
             out.setdefault(k.lower(), []).append(v)
-        if resp.will_close:
-            self.conn.close()
+        self.sent += 1
+        if resp.will_close or self.sent % REQUESTS_PER_CONNECTION == 0:
+            self.conn.close()  # http.client opens a new one for the next request
         return resp.status, out, data
 
 

@@ -20,9 +20,13 @@ from typing import Any, Protocol
 import redis
 from redis.connection import parse_url
 
+from idp.store_watch import Watch
+
 # A queued write of a `Batch`: ("set", key, value, ttl) | ("delete", *keys)
 # | ("sadd", key, member, ttl).
 Write = tuple[Any, ...]
+# The channel of `RedisStore.announce` (after the store's prefix).
+WATCH_CHANNEL = "watched"
 
 
 class Store(Protocol):
@@ -72,6 +76,13 @@ class Store(Protocol):
 
     def ping(self) -> bool:
         """True when the backend answers."""
+
+    def watched_get(self, key: str) -> str | None:
+        """`get` of a key written only by `announce`, which a process may answer from
+        memory while the backend proves it unchanged (store_watch.py)."""
+
+    def announce(self, key: str, value: str, ttl: int) -> None:
+        """`set` a watched key and tell every process so."""
 
 
 class Batch:
@@ -231,6 +242,10 @@ class MemoryStore:
     def ping(self) -> bool:
         return True
 
+    # One process: nothing to watch.
+    watched_get = get
+    announce = set
+
 
 class RedisStore:
     """Redis-backed store shared by every process of a node.
@@ -265,6 +280,8 @@ class RedisStore:
                                    "protocol": 2, **options, "decode_responses": True}
         self._local = threading.local()
         self._prefix = prefix
+        self._watch = Watch(lambda: self._connection_class(**self._connection_kwargs),
+                            prefix + WATCH_CHANNEL, self.get)
 
     def _k(self, key: str) -> str:
         return self._prefix + key
@@ -369,6 +386,14 @@ class RedisStore:
             return bool(self._execute(("PING",))[0] == "PONG")
         except redis.RedisError:
             return False
+
+    def watched_get(self, key: str) -> str | None:
+        return self._watch.get(key)
+
+    def announce(self, key: str, value: str, ttl: int) -> None:
+        self._transaction(("SET", self._k(key), value, "EX", max(1, ttl)),
+                          ("PUBLISH", self._prefix + WATCH_CHANNEL, key))
+        self._watch.forget(key)
 
     def flush_prefix(self) -> None:
         """Delete every key of this store's prefix (tests, bench)."""

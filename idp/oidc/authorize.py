@@ -27,7 +27,6 @@ from flask_babel import gettext as _
 from idp.audit import service as audit
 from idp.login_tx import LoginTransaction
 from idp.oidc import acting_logout, consent, hints
-from idp.oidc.client_cache import VERSION_KEY
 from idp.oidc.code import read_person
 from idp.oidc.policy import (
     AuthorizationContext,
@@ -43,7 +42,7 @@ from idp.oidc.tokens import AuthorizedPerson
 from idp.platform import current_platform
 from idp.store import Batch, batch
 from idp.web import acting as acting_page
-from idp.web.sso import current_sso, read_with_sso
+from idp.web.sso import current_sso
 
 log = logging.getLogger(__name__)
 MAX_PARAMS = 64
@@ -147,9 +146,8 @@ class RequestServer:
 
 
 def _validated_client(server: IdpAuthorizationServer, req: ParamsRequest) -> Any:
-    # The client-cache version and the SSO session in one Store round trip.
-    version, = read_with_sso(VERSION_KEY)
-    client = server.query_client(req.payload.client_id, version)
+    # The client cache's version is a watched key (store_watch.py): no round trip.
+    client = server.query_client(req.payload.client_id)
     if client is None:
         raise PageError(_("未知的应用,或该应用已停用。"))
     redirect_uri = req.payload.redirect_uri

@@ -15,9 +15,10 @@ also reports as ``after_commit``) commits nothing, and rolling one back keeps wh
 transaction changed before it. Writers that bypass the ORM (raw SQL) are caught by
 `MAX_AGE`: an entry is never trusted for longer than that.
 
-A missing version (a flushed or evicted Store) means "read the database", never
+A missing version (a flushed or evicted Store) read means "read the database", never
 "unchanged": it is recreated with a fresh random value (SET NX) before the row is read, so
-no entry is ever kept under a missing version.
+no entry is ever kept under a missing version. (A process answering the version from
+memory reads it again within `store_watch.TRUST_SECONDS`; a change meanwhile is announced.)
 
 Cached clients are transient ``Client`` instances (never attached to a session), shared by
 the threads of the process read-only.
@@ -79,8 +80,9 @@ class ClientCache:
         self._version: str | None = None
 
     def version(self) -> str | None:
-        """The shared version (one Store read); pass it to `get` to save a second one."""
-        return self._store.get(VERSION_KEY)
+        """The shared version (a watched key: from memory while unchanged, store_watch.py);
+        pass it to `get` to save a second read."""
+        return self._store.watched_get(VERSION_KEY)
 
     def _ensure(self) -> str | None:
         """A missing version recreated before the row is read (a concurrent writer's value
@@ -119,7 +121,7 @@ class ClientCache:
 
     def invalidate(self) -> None:
         """Make every process re-read its clients (called after a committed change)."""
-        self._store.set(VERSION_KEY, random_token(12), VERSION_TTL)
+        self._store.announce(VERSION_KEY, random_token(12), VERSION_TTL)
         with self._lock:
             self._entries.clear()
 

@@ -21,26 +21,6 @@ def current_sso(*, include_pending: bool = False) -> SsoSession | None:
     return s
 
 
-def read_with_sso(*keys: str) -> list[str | None]:
-    """Read ``keys`` and the browser's SSO session in one Store round trip.
-
-    The session is kept for `current_sso` in this request, exactly as if it had read it
-    (issue 2 "Performance": /authorize needs both the client-cache version and the
-    session). Returns the values of ``keys``.
-    """
-    platform = current_platform()
-    if "sso" in g:
-        return platform.store.mget(*keys)
-    sid = request.cookies.get(COOKIE_NAME)
-    sso_key = platform.sessions.key(sid)
-    if sso_key is None:
-        g.sso = None
-        return platform.store.mget(*keys)
-    *values, raw = platform.store.mget(*keys, sso_key)
-    g.sso = platform.sessions.load(sid, raw)
-    return values
-
-
 def set_sso_cookie(resp: Response, s: SsoSession) -> None:
     settings = current_platform().settings
     g.sso = s

@@ -410,8 +410,8 @@ def test_a_fault_in_the_lane_is_answered_by_flask_without_a_second_try(
         calls.append("store")
         raise ConnectionError("store down")
 
-    monkeypatch.setattr(platform.store, "get", down)
-    monkeypatch.setattr(platform.store, "mget", down)
+    for read in ("get", "mget", "watched_get"):
+        monkeypatch.setattr(platform.store, read, down)
     resp = client.post("/token", headers={**machine.basic(), "Accept": "application/json"},
                        data=CC)
     assert resp.status_code == 500 and "reference" in resp.json["detail"]

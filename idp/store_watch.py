@@ -1,0 +1,130 @@
+"""Watched keys: values a process answers from memory while Redis says they are unchanged.
+
+A few Store keys change rarely and are read on almost every request — the version of the
+client registrations (oidc/client_cache.py) is read by every client_credentials and
+refresh request. Its GET was a whole round trip on requests that need no other, and a
+round trip costs the worker far more than its own syscalls: the thread sleeps, and the
+request resumes on cold caches (client_credentials ≈ 95 µs of CPU in process without it,
+≈ 390 µs with it; bench/README.md, round 8).
+
+So writers *announce* a watched key (`RedisStore.announce`: SET and PUBLISH in one
+MULTI), and each process keeps one subscriber connection to the announcement channel.
+Before answering a watched key from memory the process reads, without waiting (one
+``poll``), every announcement already delivered to that connection. Redis writes an
+announcement to the subscribers' sockets in the same pass as the writer's reply, so by the
+time the writer has answered its own caller — let alone the caller has reached another
+process — the announcement is waiting there: a change is seen on the very next request in
+every process, as when each request read the key (issue 4 item 7).
+
+Never answered from memory, so read by GET as before:
+- while the subscription is down (closed by the server, Redis restarted): it is made
+  again on the next read, and after a failed attempt once per `RESUBSCRIBE_SECONDS`;
+  everything known is forgotten whenever it is lost;
+- a value older than `TRUST_SECONDS` — the bound on what a silently broken subscription
+  (a firewall dropping an idle connection without a reset) can hide;
+- a missing key (None): it is recreated by its reader (`ClientCache._ensure`);
+- a value read while an announcement arrived (`_generation` moved): the GET may have
+  raced the change.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import redis
+
+TRUST_SECONDS = 1.0
+RESUBSCRIBE_SECONDS = 1.0
+
+
+class Watch:
+    """The watched keys of one process (one per `RedisStore`), shared by its threads."""
+
+    def __init__(self, connect: Callable[[], redis.Connection], channel: str,
+                 read: Callable[[str], str | None]) -> None:
+        self._connect = connect
+        self._channel = channel
+        self._read = read
+        self._lock = threading.Lock()
+        self._conn: redis.Connection | None = None
+        self._pid = 0
+        self._poller: Any = None
+        self._known: dict[str, tuple[str, float]] = {}
+        self._generation = 0  # announcements applied (and subscriptions made)
+        self._retry_at = 0.0
+
+    def get(self, key: str) -> str | None:
+        """The key's value: from memory when announcements prove it current, else read."""
+        now = time.monotonic()
+        with self._lock:
+            live = self._drain(now)
+            hit = self._known.get(key) if live else None
+            if hit is not None and now - hit[1] < TRUST_SECONDS:
+                return hit[0]
+            generation = self._generation
+        value = self._read(key)
+        with self._lock:
+            if value is not None and live and self._drain(now) \
+                    and self._generation == generation:
+                self._known[key] = (value, now)
+        return value
+
+    def forget(self, key: str) -> None:
+        """This process changed the key: not answered from memory before it is read."""
+        with self._lock:
+            self._known.pop(key, None)
+            self._generation += 1
+
+    @property
+    def subscribed(self) -> bool:
+        """Whether the subscription is up (tests)."""
+        with self._lock:
+            return self._conn is not None and self._pid == os.getpid()
+
+    def _drain(self, now: float) -> bool:
+        """Apply the announcements already delivered; False while there is no working
+        subscription (then nothing is known)."""
+        if self._conn is None or self._pid != os.getpid():
+            if self._conn is None and now < self._retry_at:  # the last attempt failed
+                return False
+            try:
+                self._subscribe()
+            except (redis.RedisError, OSError):
+                self._drop()
+                self._retry_at = now + RESUBSCRIBE_SECONDS
+                return False
+        try:
+            while self._poller.poll(0):
+                message = self._conn.read_response()  # type: ignore[union-attr]
+                if message[0] == "message":
+                    self._known.pop(message[2], None)
+                    self._generation += 1
+        except (redis.RedisError, OSError):  # closed by the server, Redis restarted
+            self._drop()
+            return False
+        return True
+
+    def _subscribe(self) -> None:
+        # After a fork the parent's connection is dropped, not closed: it is the parent's
+        # (redis-py closes only this process's descriptor of a socket another pid made).
+        self._conn, self._pid = self._connect(), os.getpid()
+        self._conn.send_command("SUBSCRIBE", self._channel, check_health=False)
+        reply = self._conn.read_response()
+        if reply[0] != "subscribe":
+            raise redis.ConnectionError(f"unexpected reply to SUBSCRIBE: {reply[0]!r}")
+        self._poller = select.poll()
+        self._poller.register(self._conn._sock, select.POLLIN)
+        self._known.clear()  # anything announced while unsubscribed was missed
+        self._generation += 1
+
+    def _drop(self) -> None:
+        conn, self._conn, self._poller = self._conn, None, None
+        self._known.clear()
+        self._generation += 1
+        if conn is not None and conn.pid == os.getpid():
+            conn.disconnect()

@@ -1,0 +1,200 @@
+"""Watched keys (idp/store_watch.py): answered from memory only while announcements prove
+them unchanged, and a change announced by one process seen on the very next read in every
+other (issue 4 item 7, issue 2 performance)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import redis
+
+from idp import store_watch
+from idp.store import RedisStore
+
+
+def test_a_watched_key_reads_what_announce_wrote(backend):
+    """Both implementations: `announce` is a `set`, `watched_get` a `get` of it."""
+    store = backend.store
+    assert store.watched_get("version") is None
+    store.announce("version", "v1", 60)
+    assert store.watched_get("version") == "v1" == store.get("version")
+    store.announce("version", "v2", 60)
+    assert store.watched_get("version") == "v2"
+
+
+@pytest.fixture
+def first(backend) -> RedisStore:  # type: ignore[no-untyped-def]
+    assert isinstance(backend.store, RedisStore), "run with IDP_TEST_BACKEND=postgres"
+    return backend.store
+
+
+@pytest.fixture
+def second(backend) -> Iterator[RedisStore]:  # type: ignore[no-untyped-def]
+    """The same Store as another process sees it: its own connections and subscription."""
+    other = RedisStore(backend.redis_url, prefix=backend.store._prefix)
+    yield other
+    other._watch._drop()
+
+
+def trips(store: RedisStore, monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
+    """The commands ``store`` sends from now on, one entry per round trip."""
+    sent: list[tuple[Any, ...]] = []
+    real = store._execute
+
+    def counted(*commands: tuple[Any, ...]) -> list[Any]:
+        sent.append(commands)
+        return real(*commands)
+
+    monkeypatch.setattr(store, "_execute", counted)
+    return sent
+
+
+@pytest.mark.postgres
+def test_a_watched_key_is_read_once_then_answered_from_memory(first, second, monkeypatch):
+    first.announce("version", "v1", 60)
+    sent = trips(second, monkeypatch)
+    assert [second.watched_get("version") for _ in range(20)] == ["v1"] * 20
+    assert len(sent) == 1 and sent[0][0][0] == "GET"
+    assert second._watch.subscribed
+
+
+@pytest.mark.postgres
+def test_an_announcement_is_seen_on_the_very_next_read_in_another_process(first, second):
+    for n in range(50):  # no sleep anywhere: the announcement is already delivered
+        first.announce("version", f"v{n}", 60)
+        assert second.watched_get("version") == f"v{n}"
+        assert second.watched_get("version") == f"v{n}"  # from memory, still right
+
+
+@pytest.mark.postgres
+def test_the_announcing_process_reads_its_own_change(first):
+    first.announce("version", "v1", 60)
+    assert first.watched_get("version") == "v1"
+    first.announce("version", "v2", 60)
+    assert first.watched_get("version") == "v2"
+
+
+@pytest.mark.postgres
+def test_a_plain_set_is_seen_once_the_value_is_older_than_the_trust(first, second,
+                                                                    monkeypatch):
+    """A writer that does not announce (an older node, a hand edit): bounded by
+    TRUST_SECONDS, as is a subscription broken without a reset."""
+    monkeypatch.setattr(store_watch, "TRUST_SECONDS", 0.2)
+    first.announce("version", "v1", 60)
+    assert second.watched_get("version") == "v1"
+    first.set("version", "v2", 60)
+    time.sleep(0.25)
+    assert second.watched_get("version") == "v2"
+
+
+@pytest.mark.postgres
+def test_a_missing_key_is_never_answered_from_memory(first, second, monkeypatch):
+    sent = trips(second, monkeypatch)
+    assert second.watched_get("version") is None
+    first.set("version", "v1", 60)  # recreated without an announcement (SET NX by a reader)
+    assert second.watched_get("version") == "v1"
+    assert len(sent) == 2
+
+
+@pytest.mark.postgres
+def test_a_killed_subscription_is_read_around_then_made_again(first, second, backend,
+                                                              monkeypatch):
+    first.announce("version", "v1", 60)
+    assert second.watched_get("version") == "v1"
+    host, port = second._watch._conn._sock.getsockname()[:2]
+    admin = redis.Redis.from_url(backend.redis_url)
+    try:
+        assert admin.client_kill_filter(_type="pubsub", addr=f"{host}:{port}") == 1
+    finally:
+        admin.close()
+    first.set("version", "v2", 60)  # no subscriber of `second` hears this one
+    sent = trips(second, monkeypatch)
+    assert second.watched_get("version") == "v2"  # the lost subscription: read
+    assert sent and not second._watch.subscribed
+    assert second.watched_get("version") == "v2"
+    assert second._watch.subscribed  # made again on the next read
+    first.announce("version", "v3", 60)
+    assert second.watched_get("version") == "v3"
+
+
+@pytest.mark.postgres
+def test_without_a_subscription_every_read_goes_to_redis(first, second, monkeypatch):
+    def refuse() -> redis.Connection:
+        raise redis.ConnectionError("subscriber refused")
+
+    monkeypatch.setattr(second._watch, "_connect", refuse)
+    first.announce("version", "v1", 60)
+    sent = trips(second, monkeypatch)
+    assert [second.watched_get("version") for _ in range(3)] == ["v1"] * 3
+    assert len(sent) == 3 and not second._watch.subscribed
+    attempts: list[float] = []
+
+    def refuse_counted() -> redis.Connection:
+        attempts.append(time.monotonic())
+        return refuse()
+
+    monkeypatch.setattr(second._watch, "_connect", refuse_counted)
+    monkeypatch.setattr(second._watch, "_retry_at", 0.0)
+    for _ in range(5):
+        second.watched_get("version")
+    assert len(attempts) == 1  # then one attempt per RESUBSCRIBE_SECONDS, not per read
+    first.set("version", "v2", 60)
+    assert second.watched_get("version") == "v2"
+
+
+@pytest.mark.postgres
+def test_a_read_that_raced_an_announcement_is_not_kept(first, second, monkeypatch):
+    first.announce("version", "v1", 60)
+    watch = second._watch
+    real_read = watch._read
+
+    def read_then_changed(key: str) -> str | None:
+        value = real_read(key)  # the old value, then the change lands
+        first.announce(key, "v2", 60)
+        return value
+
+    monkeypatch.setattr(watch, "_read", read_then_changed)
+    assert second.watched_get("version") == "v1"
+    monkeypatch.setattr(watch, "_read", real_read)
+    assert second.watched_get("version") == "v2"
+
+
+@pytest.mark.postgres
+def test_a_forked_child_subscribes_on_its_own(first, second, monkeypatch):
+    assert second.watched_get("version") is None
+    parents = second._watch._conn
+    monkeypatch.setattr(second._watch, "_pid", -1)  # as if this process were the child
+    first.announce("version", "v1", 60)
+    assert second.watched_get("version") == "v1"
+    assert second._watch._conn is not parents and second._watch.subscribed
+
+
+@pytest.mark.postgres
+def test_threads_reading_while_another_process_announces_never_go_back(first, second):
+    """Each thread, once it has seen version n, never reads an older one."""
+    first.announce("version", "0", 60)
+    stop = threading.Event()
+    regressions: list[tuple[int, int]] = []
+
+    def reader() -> None:
+        seen = 0
+        while not stop.is_set():
+            now = int(second.watched_get("version") or 0)
+            if now < seen:
+                regressions.append((seen, now))
+            seen = max(seen, now)
+
+    threads = [threading.Thread(target=reader) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for n in range(1, 200):
+        first.announce("version", str(n), 60)
+    stop.set()
+    for thread in threads:
+        thread.join(10)
+    assert regressions == []
+    assert second.watched_get("version") == "199"
