@@ -226,6 +226,8 @@ class DriverStatement:
         self._query = self.sql.encode()
         self._names = tuple(compiled.positiontup or ())
         self._formats = (PyFormat.AUTO,) * len(self._names)
+        if any(bind.expanding for bind in compiled.bind_names):
+            raise ValueError("DriverStatement: expanding (IN) parameters are not supported")
         processors = compiled._bind_processors  # type: ignore[attr-defined]
         # Values the statement carries itself (`literal`, a plain value in a comparison).
         self._literals = {
@@ -249,31 +251,44 @@ class DriverStatement:
                                            self._formats)
         types, formats = transformer.types or (), transformer.formats
         result = None
-        for attempt in range(2):
-            prepared = self._prepared(connection, types, fresh=attempt > 0)
+        for _attempt in range(2):
+            prepared = self._prepared(connection, types)
             result = connection.pgconn.exec_prepared(prepared, values, param_formats=formats)
-            # Gone from the server (a DEALLOCATE ALL psycopg sent after a DROP or DISCARD on
-            # this connection): prepared again, once.
-            if result.error_field(DiagnosticField.SQLSTATE) != b"26000":
+            if result.status in (ExecStatus.TUPLES_OK, ExecStatus.COMMAND_OK):
+                break
+            # A failed run forgets the statement, as psycopg's own prepare manager does. Gone
+            # from the server (a DEALLOCATE ALL psycopg sent after a DROP or DISCARD) or
+            # planned for another result type (a migration changed a column): prepared again
+            # and run once more — neither ran anything.
+            self._forget(connection, types, prepared)
+            if result.error_field(DiagnosticField.SQLSTATE) not in _PREPARE_AGAIN:
                 break
         _raise_if_failed(connection, result)
         transformer.set_pgresult(result)
         return transformer.load_rows(0, result.ntuples, tuple)
 
-    def _prepared(self, connection: psycopg.Connection[Any], types: Sequence[int],
-                  fresh: bool) -> bytes:
+    def _prepared(self, connection: psycopg.Connection[Any], types: Sequence[int]) -> bytes:
         """This statement's name on ``connection`` for these parameter types (psycopg's
         dumpers choose them per value: NULL or not), prepared there on first use."""
         names = _PREPARED.setdefault(connection, {})
         key = (self._key, tuple(types))
         name = names.get(key)
-        if name is None or fresh:
-            name = name or b"idp_%d" % len(names)
+        if name is None:
+            name = b"idp_%d_%d" % (self._key, next(self._count))
             _raise_if_failed(connection, connection.pgconn.prepare(name, self._query, types))
             names[key] = name
         return name
 
+    def _forget(self, connection: psycopg.Connection[Any], types: Sequence[int],
+                name: bytes) -> None:
+        _PREPARED.get(connection, {}).pop((self._key, tuple(types)), None)
+        if connection.pgconn.status == ConnStatus.OK:  # a name the server may still hold
+            connection.pgconn.exec_(b"DEALLOCATE " + name)
 
+
+# SQLSTATEs after which a prepared statement is prepared again: invalid_sql_statement_name
+# (it is gone), feature_not_supported ("cached plan must not change result type").
+_PREPARE_AGAIN = (b"26000", b"0A000")
 # Statements prepared per driver connection (`DriverStatement`); gone with the connection.
 _PREPARED: weakref.WeakKeyDictionary[Any, dict[tuple[int, tuple[int, ...]], bytes]] = \
     weakref.WeakKeyDictionary()

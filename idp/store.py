@@ -25,8 +25,11 @@ from idp.store_watch import Watch
 # A queued write of a `Batch`: ("set", key, value, ttl) | ("delete", *keys)
 # | ("sadd", key, member, ttl).
 Write = tuple[Any, ...]
-# The channel of `RedisStore.announce` (after the store's prefix).
+# The channel of `RedisStore.announce` (after the store's prefix), and the subscriber's
+# timeouts: it is made and read under the watch's lock, which request threads wait on.
 WATCH_CHANNEL = "watched"
+WATCH_TIMEOUTS = {"socket_timeout": 0.5, "socket_connect_timeout": 0.5,
+                  "socket_keepalive": True}
 
 
 class Store(Protocol):
@@ -280,8 +283,8 @@ class RedisStore:
                                    "protocol": 2, **options, "decode_responses": True}
         self._local = threading.local()
         self._prefix = prefix
-        self._watch = Watch(lambda: self._connection_class(**self._connection_kwargs),
-                            prefix + WATCH_CHANNEL, self.get)
+        self._watch = Watch(lambda: self._connection_class(**{
+            **self._connection_kwargs, **WATCH_TIMEOUTS}), prefix + WATCH_CHANNEL, self.get)
 
     def _k(self, key: str) -> str:
         return self._prefix + key
@@ -391,9 +394,13 @@ class RedisStore:
         return self._watch.get(key)
 
     def announce(self, key: str, value: str, ttl: int) -> None:
-        self._transaction(("SET", self._k(key), value, "EX", max(1, ttl)),
+        # One round trip, not one transaction: a PUBLISH refused (an ACL without channel
+        # rights) must not take the SET with it; its error is still raised.
+        try:
+            self._execute(("SET", self._k(key), value, "EX", max(1, ttl)),
                           ("PUBLISH", self._prefix + WATCH_CHANNEL, key))
-        self._watch.forget(key)
+        finally:
+            self._watch.forget(key)
 
     def flush_prefix(self) -> None:
         """Delete every key of this store's prefix (tests, bench)."""

@@ -9,8 +9,8 @@ request resumes on cold caches (client_credentials ≈ 95 µs of CPU in process 
 
 So writers *announce* a watched key (`RedisStore.announce`: SET and PUBLISH in one
 MULTI), and each process keeps one subscriber connection to the announcement channel.
-Before answering a watched key from memory the process reads, without waiting (one
-``poll``), every announcement already delivered to that connection. Redis writes an
+Before answering a watched key from memory the process reads, without waiting (a
+zero-timeout ``poll``), every announcement already delivered to that connection. Redis writes an
 announcement to the subscribers' sockets in the same pass as the writer's reply, so by the
 time the writer has answered its own caller — let alone the caller has reached another
 process — the announcement is waiting there: a change is seen on the very next request in
@@ -20,8 +20,9 @@ Never answered from memory, so read by GET as before:
 - while the subscription is down (closed by the server, Redis restarted): it is made
   again on the next read, and after a failed attempt once per `RESUBSCRIBE_SECONDS`;
   everything known is forgotten whenever it is lost;
-- a value older than `TRUST_SECONDS` — the bound on what a silently broken subscription
-  (a firewall dropping an idle connection without a reset) can hide;
+- a value older than `TRUST_SECONDS`, and anything while the subscription has not
+  answered a PING for `LIVENESS_SECONDS` (a firewall dropping an idle connection without
+  a reset): the bound on what such a subscription can hide, and it is then made again;
 - a missing key (None): it is recreated by its reader (`ClientCache._ensure`);
 - a value read while an announcement arrived (`_generation` moved): the GET may have
   raced the change.
@@ -30,16 +31,18 @@ Never answered from memory, so read by GET as before:
 from __future__ import annotations
 
 import os
-import select
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
 
 import redis
 
 TRUST_SECONDS = 1.0
 RESUBSCRIBE_SECONDS = 1.0
+# The subscription is PINGed after this long without proof of life, and given up (memory
+# no longer trusted, made again) when none came for `LIVENESS_SECONDS`.
+HEARTBEAT_SECONDS = 0.5
+LIVENESS_SECONDS = 2.0
 
 
 class Watch:
@@ -53,15 +56,16 @@ class Watch:
         self._lock = threading.Lock()
         self._conn: redis.Connection | None = None
         self._pid = 0
-        self._poller: Any = None
         self._known: dict[str, tuple[str, float]] = {}
         self._generation = 0  # announcements applied (and subscriptions made)
         self._retry_at = 0.0
+        self._alive_at = 0.0  # when the subscription last proved alive (SUBSCRIBE, PONG)
+        self._ping_at: float | None = None  # when the PING now unanswered was sent
 
     def get(self, key: str) -> str | None:
         """The key's value: from memory when announcements prove it current, else read."""
-        now = time.monotonic()
         with self._lock:
+            now = time.monotonic()
             live = self._drain(now)
             hit = self._known.get(key) if live else None
             if hit is not None and now - hit[1] < TRUST_SECONDS:
@@ -69,9 +73,9 @@ class Watch:
             generation = self._generation
         value = self._read(key)
         with self._lock:
-            if value is not None and live and self._drain(now) \
+            if value is not None and live and self._drain(time.monotonic()) \
                     and self._generation == generation:
-                self._known[key] = (value, now)
+                self._known[key] = (value, now)  # aged from before the read
         return value
 
     def forget(self, key: str) -> None:
@@ -93,23 +97,34 @@ class Watch:
             if self._conn is None and now < self._retry_at:  # the last attempt failed
                 return False
             try:
-                self._subscribe()
+                self._subscribe(now)
             except (redis.RedisError, OSError):
                 self._drop()
-                self._retry_at = now + RESUBSCRIBE_SECONDS
+                self._retry_at = time.monotonic() + RESUBSCRIBE_SECONDS
                 return False
+        conn = self._conn
         try:
-            while self._poller.poll(0):
-                message = self._conn.read_response()  # type: ignore[union-attr]
+            # `can_read` sees what the reply parser already holds as well as the socket: one
+            # recv may bring several announcements, and a poll alone would leave the rest.
+            while conn.can_read(timeout=0):
+                message = conn.read_response()
                 if message[0] == "message":
                     self._known.pop(message[2], None)
                     self._generation += 1
+                elif message[0] == "pong" and self._ping_at is not None:
+                    self._alive_at, self._ping_at = self._ping_at, None
+            if self._ping_at is None and now - self._alive_at >= HEARTBEAT_SECONDS:
+                conn.send_command("PING", check_health=False)
+                self._ping_at = now
         except (redis.RedisError, OSError):  # closed by the server, Redis restarted
+            self._drop()
+            return False
+        if now - self._alive_at > LIVENESS_SECONDS:  # no answer to a PING: silently gone
             self._drop()
             return False
         return True
 
-    def _subscribe(self) -> None:
+    def _subscribe(self, now: float) -> None:
         # After a fork the parent's connection is dropped, not closed: it is the parent's
         # (redis-py closes only this process's descriptor of a socket another pid made).
         self._conn, self._pid = self._connect(), os.getpid()
@@ -117,13 +132,12 @@ class Watch:
         reply = self._conn.read_response()
         if reply[0] != "subscribe":
             raise redis.ConnectionError(f"unexpected reply to SUBSCRIBE: {reply[0]!r}")
-        self._poller = select.poll()
-        self._poller.register(self._conn._sock, select.POLLIN)
         self._known.clear()  # anything announced while unsubscribed was missed
         self._generation += 1
+        self._alive_at, self._ping_at = now, None
 
     def _drop(self) -> None:
-        conn, self._conn, self._poller = self._conn, None, None
+        conn, self._conn = self._conn, None
         self._known.clear()
         self._generation += 1
         if conn is not None and conn.pid == os.getpid():

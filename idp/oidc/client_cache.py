@@ -84,6 +84,12 @@ class ClientCache:
         pass it to `get` to save a second read."""
         return self._store.watched_get(VERSION_KEY)
 
+    def read_version(self) -> str | None:
+        """The version read from the Store whatever the watch knows: one round trip, for a
+        caller whose Store commands must not depend on what it is asked (introspection
+        before the caller is authenticated)."""
+        return self._store.get(VERSION_KEY)
+
     def _ensure(self) -> str | None:
         """A missing version recreated before the row is read (a concurrent writer's value
         wins: SET NX); None if it vanished again meanwhile (then cache nothing)."""

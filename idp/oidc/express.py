@@ -45,7 +45,7 @@ from idp.accounts.models import Person
 from idp.federation import peer_clients
 from idp.oidc import refresh, refresh_driver
 from idp.oidc.client_credentials import PERSON_SCOPES
-from idp.oidc.introspection import IntrospectionEndpoint, is_access_token
+from idp.oidc.introspection import IntrospectionEndpoint, is_access_token, prefetched_version
 from idp.oidc.models import Client, RefreshToken
 from idp.oidc.oauth_request import secure_transport
 from idp.oidc.server import IdpAuthorizationServer, log_machine_token
@@ -356,7 +356,7 @@ class ExpressLane:
         with ExitStack() as stack:
             db = self._reader(stack)
             client = self._client(credentials, "introspection", db,
-                                  read.get("client_version", ...))
+                                  prefetched_version(server, read))
             found = endpoint._access(verified, db) if verified is not None else None
         if found is None or not endpoint.check_permission(found, client, None) \
                 or not found.active:

@@ -16,8 +16,9 @@ authenticating the caller needs are read in a single ``MGET`` before the caller 
 authenticated (`create_endpoint_response`); nothing about the token is disclosed before the
 caller has authenticated and `check_permission` has passed — not even through the number of
 Store commands: the client version read in that ``MGET`` serves the authentication whether
-the token turned out live or revoked, and an unreadable token makes no ``MGET`` at all, so
-every case makes the same Store commands (one read of the client version) until then.
+the token turned out live or revoked, and an unreadable token makes no ``MGET`` but reads
+the version by itself (`prefetched_version`, never from the watch), so every case makes the
+same Store commands (one read of the client version) until then.
 """
 
 from __future__ import annotations
@@ -58,6 +59,14 @@ class Introspected:
         return not self.active
 
 
+def prefetched_version(server: Any, read: dict[str, Any]) -> str | None:
+    """The client version the token's ``MGET`` read, or, when the verdict needed none (an
+    unreadable token, an unknown reference handle), the same version by its own read — not
+    from the watch (store_watch.py), which would make that case one Store command cheaper."""
+    return read["client_version"] if "client_version" in read \
+        else server.clients.read_version()
+
+
 class IntrospectionEndpoint(_IntrospectionEndpoint):
     CLIENT_AUTH_METHODS = CONFIDENTIAL_METHODS
 
@@ -73,7 +82,7 @@ class IntrospectionEndpoint(_IntrospectionEndpoint):
         setattr(request, _PREFETCHED, (token, verified))
         # Read whatever the verdict: live, revoked and unreadable tokens all cost the caller's
         # authentication the same Store commands (no timing oracle before it has passed).
-        with client_cache.prefetched(read.get("client_version", ...)):
+        with client_cache.prefetched(prefetched_version(self.server, read)):
             return super().create_endpoint_response(request)
 
     def authenticate_token(self, request, client):  # type: ignore[no-untyped-def]

@@ -14,7 +14,18 @@ from typing import Any
 import psycopg
 import psycopg.types.json
 import pytest
-from sqlalchemy import Integer, String, bindparam, func, literal, select, text
+from sqlalchemy import (
+    Column,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    bindparam,
+    func,
+    literal,
+    select,
+    text,
+)
 
 from idp.accounts.models import Person
 from idp.audit.models import AuditHead, AuditRecord
@@ -360,6 +371,24 @@ def test_driver_statements_survive_deallocate_all_and_raise_sql_errors(platform)
         with pytest.raises(psycopg.errors.DivisionByZero):
             divide.rows(connection, {"zero": 0})
         assert divide.rows(connection, {"zero": 1}) == [(1,)]
+
+
+def test_a_driver_statement_is_prepared_again_when_its_result_type_changed(platform):
+    """A migration that changes a returned column's type makes the prepared plan fail
+    ("cached plan must not change result type"): prepared again, not failing until the
+    connection is recycled (review)."""
+    table = Table("driver_plan_probe", MetaData(), Column("v", Integer))
+    read = DriverStatement(select(table.c.v))
+    with platform.db.autocommit_driver() as connection:
+        connection.execute("CREATE TABLE driver_plan_probe (v integer)")
+        try:
+            connection.execute("INSERT INTO driver_plan_probe VALUES (7)")
+            assert read.rows(connection, {}) == [(7,)]
+            connection.execute("ALTER TABLE driver_plan_probe ALTER v TYPE bigint")
+            assert read.rows(connection, {}) == [(7,)]
+            assert read.rows(connection, {}) == [(7,)]
+        finally:
+            connection.execute("DROP TABLE driver_plan_probe")
 
 
 def test_a_driver_statement_takes_null_and_a_value_in_the_same_parameter(platform):

@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import redis
@@ -198,3 +199,68 @@ def test_threads_reading_while_another_process_announces_never_go_back(first, se
         thread.join(10)
     assert regressions == []
     assert second.watched_get("version") == "199"
+
+
+@pytest.mark.postgres
+def test_announcements_that_arrive_together_are_all_applied(first, second):
+    """One recv can bring several announcements into the reply parser's buffer; each is
+    applied, not only the first (the socket alone no longer shows the rest)."""
+    for key in ("a", "b", "c"):
+        first.announce(key, "1", 60)
+        assert second.watched_get(key) == "1"
+    for key in ("a", "b", "c"):  # delivered together, before `second` reads any
+        first.announce(key, "2", 60)
+    assert [second.watched_get(key) for key in ("a", "b", "c")] == ["2", "2", "2"]
+
+
+@pytest.mark.postgres
+def test_a_subscription_answering_pings_stays_trusted(first, second, monkeypatch):
+    monkeypatch.setattr(store_watch, "HEARTBEAT_SECONDS", 0.02)
+    monkeypatch.setattr(store_watch, "LIVENESS_SECONDS", 0.1)
+    monkeypatch.setattr(store_watch, "TRUST_SECONDS", 60.0)
+    first.announce("version", "v1", 60)
+    assert second.watched_get("version") == "v1"
+    sent = trips(second, monkeypatch)
+    deadline = time.monotonic() + 0.5
+    while time.monotonic() < deadline:  # five times LIVENESS_SECONDS, answered from memory
+        assert second.watched_get("version") == "v1"
+        time.sleep(0.005)
+    assert sent == [] and second._watch.subscribed
+
+
+@pytest.mark.postgres
+def test_a_subscription_that_stops_answering_is_given_up_and_made_again(first, second,
+                                                                         monkeypatch):
+    """A connection dropped without a reset (a firewall's idle timeout) looks alive to the
+    socket: the PING that goes unanswered is what tells."""
+    monkeypatch.setattr(store_watch, "HEARTBEAT_SECONDS", 0.02)
+    monkeypatch.setattr(store_watch, "LIVENESS_SECONDS", 0.1)
+    monkeypatch.setattr(store_watch, "TRUST_SECONDS", 60.0)
+    first.announce("version", "v1", 60)
+    assert second.watched_get("version") == "v1"
+    silent = second._watch._conn
+    monkeypatch.setattr(silent, "send_command", lambda *a, **kw: None)  # PINGs vanish
+    first.set("version", "v2", 60)  # a change this subscription will never tell
+    time.sleep(0.15)
+    sent = trips(second, monkeypatch)
+    assert second.watched_get("version") == "v2"
+    assert sent and second._watch._conn is not silent
+
+
+@pytest.mark.postgres
+def test_an_announcement_refused_publication_still_stores_the_value(backend, second):
+    """An ACL without channel rights refuses PUBLISH: the SET stays, the error is raised."""
+    admin = redis.Redis.from_url(backend.redis_url)
+    user = f"nopub{time.monotonic_ns()}"
+    admin.acl_setuser(user, enabled=True, passwords=["+pw"], keys=["*"],
+                      commands=["+@all", "-publish"], channels=["*"])
+    try:
+        where = urlsplit(backend.redis_url)
+        limited = RedisStore(f"redis://{user}:pw@{where.hostname}:{where.port}/0",
+                             prefix=second._prefix)
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            limited.announce("version", "v9", 60)
+        assert second.get("version") == "v9"
+    finally:
+        admin.acl_deluser(user)
+        admin.close()
