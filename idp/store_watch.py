@@ -7,12 +7,12 @@ round trip costs the worker far more than its own syscalls: the thread sleeps, a
 request resumes on cold caches (client_credentials ≈ 95 µs of CPU in process without it,
 ≈ 390 µs with it; bench/README.md, round 8).
 
-So writers *announce* a watched key (`RedisStore.announce`: SET and PUBLISH in one
-MULTI), and each process keeps one subscriber connection to the announcement channel.
-Before answering a watched key from memory the process reads, without waiting (a
-zero-timeout ``poll``), every announcement already delivered to that connection. Redis writes an
-announcement to the subscribers' sockets in the same pass as the writer's reply, so by the
-time the writer has answered its own caller — let alone the caller has reached another
+So writers *announce* a watched key (`RedisStore.announce`: SET, then PUBLISH, in one
+round trip), and each process keeps one subscriber connection to the announcement
+channel. Before answering a watched key from memory the process reads, without waiting,
+every announcement already delivered to that connection. Redis queues an announcement for
+the subscribers while it runs the PUBLISH, before the writer has its reply, so by the time
+the writer has answered its own caller — let alone the caller has reached another
 process — the announcement is waiting there: a change is seen on the very next request in
 every process, as when each request read the key (issue 4 item 7).
 
