@@ -95,7 +95,7 @@ class ClientCache:
         wins: SET NX); None if it vanished again meanwhile (then cache nothing)."""
         fresh = random_token(12)
         return fresh if self._store.add(VERSION_KEY, fresh, VERSION_TTL) \
-            else self._store.get(VERSION_KEY)
+            else self.read_version()
 
     def get(self, client_id: str, loader: Callable[[str], Client | None],
             version: Any = ...) -> Client | None:
