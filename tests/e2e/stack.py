@@ -62,8 +62,6 @@ def demo_env(var_dir: Path) -> dict[str, str]:
 
 def start_demo(var_dir: Path, timeout: float = 60) -> DemoStack:
     ports = [free_port() for _ in range(3)]
-    while len(set(ports)) < 3:
-        ports = [free_port() for _ in range(3)]
     env = demo_env(var_dir)
     log = var_dir / "demo.log"
     var_dir.mkdir(parents=True, exist_ok=True)

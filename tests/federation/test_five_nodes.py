@@ -195,10 +195,7 @@ def _department_app(dept: Department) -> Flask:
 @pytest.fixture(scope="module")
 def five(tmp_path_factory) -> Iterator[tuple[dict[str, ProcNode], Department]]:  # type: ignore[no-untyped-def]
     root = tmp_path_factory.mktemp("five")
-    ports = set()
-    while len(ports) < len(PLAN) + 1:
-        ports.add(free_port())
-    port_list = sorted(ports)
+    port_list = [free_port() for _ in range(len(PLAN) + 1)]
     nodes: dict[str, ProcNode] = {}
     for (name, level, region, parent, mode), port in zip(PLAN, port_list, strict=False):
         parent_url = nodes[parent].url if parent else ""

@@ -17,7 +17,6 @@ import os
 import random
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -29,18 +28,13 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 import requests
 
 from idp.platform import Platform
+from idp.serve import free_port
 from idp.settings import Settings
 from idp.store import RedisStore
 
 GUNICORN = Path(sys.executable).parent / "gunicorn"
 IDP = Path(sys.executable).parent / "idp"
 READY_TIMEOUT = 30.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

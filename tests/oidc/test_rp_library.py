@@ -3,7 +3,6 @@ code) against a running HTTP server (issue 2 acceptance)."""
 
 from __future__ import annotations
 
-import socket
 import threading
 
 import pytest
@@ -15,16 +14,10 @@ from joserfc.jwk import KeySet
 from werkzeug.serving import make_server
 
 from idp.accounts.sessions import COOKIE_NAME
+from idp.serve import free_port
 from tests.oidc.helpers import register, sign_in
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-PORT = _free_port()
+PORT = free_port()
 ISSUER = f"http://127.0.0.1:{PORT}"
 
 
