@@ -81,11 +81,17 @@ class Store(Protocol):
         """True when the backend answers."""
 
     def watched_get(self, key: str) -> str | None:
-        """`get` of a key written only by `announce`, which a process may answer from
-        memory while the backend proves it unchanged (store_watch.py)."""
+        """`get` of a key written only by `announce` and `announce_add`, which a process
+        may answer from memory while the backend proves it unchanged (store_watch.py)."""
+
+    def watched_mget(self, *keys: str) -> list[str | None]:
+        """`mget` of such keys: what memory cannot answer is read in one round trip."""
 
     def announce(self, key: str, value: str, ttl: int) -> None:
         """`set` a watched key and tell every process so."""
+
+    def announce_add(self, key: str, value: str, ttl: int) -> bool:
+        """`add` a watched key and tell every process so (whether or not it was added)."""
 
 
 class Batch:
@@ -247,7 +253,9 @@ class MemoryStore:
 
     # One process: nothing to watch.
     watched_get = get
+    watched_mget = mget
     announce = set
+    announce_add = add
 
 
 class RedisStore:
@@ -284,7 +292,7 @@ class RedisStore:
         self._local = threading.local()
         self._prefix = prefix
         self._watch = Watch(lambda: self._connection_class(**{
-            **self._connection_kwargs, **WATCH_TIMEOUTS}), prefix + WATCH_CHANNEL, self.get)
+            **self._connection_kwargs, **WATCH_TIMEOUTS}), prefix + WATCH_CHANNEL, self.mget)
 
     def _k(self, key: str) -> str:
         return self._prefix + key
@@ -393,12 +401,22 @@ class RedisStore:
     def watched_get(self, key: str) -> str | None:
         return self._watch.get(key)
 
+    def watched_mget(self, *keys: str) -> list[str | None]:
+        return self._watch.get_many(keys) if keys else []
+
     def announce(self, key: str, value: str, ttl: int) -> None:
-        # One round trip, not one transaction: a PUBLISH refused (an ACL without channel
-        # rights) must not take the SET with it; its error is still raised.
+        self._announced(("SET", self._k(key), value, "EX", max(1, ttl)), key)
+
+    def announce_add(self, key: str, value: str, ttl: int) -> bool:
+        return bool(self._announced(
+            ("SET", self._k(key), value, "EX", max(1, ttl), "NX"), key) == "OK")
+
+    def _announced(self, write: tuple[Any, ...], key: str) -> Any:
+        """``write``'s reply, the write announced in the same round trip. Not one
+        transaction: a PUBLISH refused (an ACL without channel rights) must not take the
+        write with it; its error is still raised."""
         try:
-            self._execute(("SET", self._k(key), value, "EX", max(1, ttl)),
-                          ("PUBLISH", self._prefix + WATCH_CHANNEL, key))
+            return self._execute(write, ("PUBLISH", self._prefix + WATCH_CHANNEL, key))[0]
         finally:
             self._watch.forget(key)
 

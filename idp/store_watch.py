@@ -1,31 +1,40 @@
 """Watched keys: values a process answers from memory while Redis says they are unchanged.
 
-A few Store keys change rarely and are read on almost every request — the version of the
-client registrations (oidc/client_cache.py) is read by every client_credentials and
-refresh request. Its GET was a whole round trip on requests that need no other, and a
-round trip costs the worker far more than its own syscalls: the thread sleeps, and the
-request resumes on cold caches (client_credentials ≈ 95 µs of CPU in process without it,
-≈ 390 µs with it; bench/README.md, round 8).
+Some Store keys change rarely and are read on almost every request: the version of the
+client registrations (oidc/client_cache.py, every client_credentials and refresh), and
+what userinfo and introspection check a token against — its revocation entries
+(oidc/revoked.py, nearly always absent) and its person's versions (accounts/versions.py).
+Reading them was a whole round trip on requests that need no other, and a round trip costs
+the worker far more than its own syscalls: the thread sleeps, and the request resumes on
+cold caches (client_credentials ≈ 95 µs of CPU in process without it, ≈ 390 µs with it;
+userinfo ≈ 38 against ≈ 190; bench/README.md, rounds 8 and 9).
 
-So writers *announce* a watched key (`RedisStore.announce`: SET, then PUBLISH, in one
-round trip), and each process keeps one subscriber connection to the announcement
-channel. Before answering a watched key from memory the process reads, without waiting,
-every announcement already delivered to that connection. Redis queues an announcement for
-the subscribers while it runs the PUBLISH, before the writer has its reply, so by the time
-the writer has answered its own caller — let alone the caller has reached another
-process — the announcement is waiting there: a change is seen on the very next request in
-every process, as when each request read the key (issue 4 item 7).
+So every write of a watched key — its creation included — is *announced*
+(`RedisStore.announce`, `announce_add`: the write, then PUBLISH, in one round trip), and
+each process keeps one subscriber connection to the announcement channel. Before answering
+a watched key from memory the process reads, without waiting, every announcement already
+delivered to that connection. Redis queues an announcement for the subscribers while it
+runs the PUBLISH, before the writer has its reply, so by the time the writer has answered
+its own caller — let alone the caller has reached another process — the announcement is
+waiting there: a change is seen on the very next request in every process, as when each
+request read the key (issue 4 item 7). Because creations are announced too, an absent key
+(None: a token never revoked) is remembered like a value.
 
-Never answered from memory, so read by GET as before:
+The one write that is not announced is expiry. Each kind of watched key tolerates it: a
+revocation entry outlives the token it names; a version that expired did not change, and
+whoever creates it again announces that.
+
+Never answered from memory, so read by one MGET as before:
 - while the subscription is down (closed by the server, Redis restarted): it is made
   again on the next read, and after a failed attempt once per `RESUBSCRIBE_SECONDS`;
   everything known is forgotten whenever it is lost;
 - a value older than `TRUST_SECONDS`, and anything while the subscription has not
   answered a PING for `LIVENESS_SECONDS` (a firewall dropping an idle connection without
   a reset): the bound on what such a subscription can hide, and it is then made again;
-- a missing key (None): it is recreated by its reader (`ClientCache._ensure`);
-- a value read while an announcement arrived (`_generation` moved): the GET may have
+- a value read while an announcement arrived (`_generation` moved): the read may have
   raced the change.
+
+What is known is bounded (`MAX_KNOWN`): revocation entries are per token.
 """
 
 from __future__ import annotations
@@ -33,11 +42,14 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import redis
 
 TRUST_SECONDS = 1.0
+# Entries remembered per process (≈ 200 bytes each): beyond it, the stale ones go, and if
+# none is stale, all of them (a burst of distinct tokens).
+MAX_KNOWN = 50_000
 RESUBSCRIBE_SECONDS = 1.0
 # The subscription is PINGed after this long without proof of life, and given up (memory
 # no longer trusted, made again) when none came for `LIVENESS_SECONDS`.
@@ -49,14 +61,14 @@ class Watch:
     """The watched keys of one process (one per `RedisStore`), shared by its threads."""
 
     def __init__(self, connect: Callable[[], redis.Connection], channel: str,
-                 read: Callable[[str], str | None]) -> None:
+                 read: Callable[..., list[str | None]]) -> None:
         self._connect = connect
         self._channel = channel
         self._read = read
         self._lock = threading.Lock()
         self._conn: redis.Connection | None = None
         self._pid = 0
-        self._known: dict[str, tuple[str, float]] = {}
+        self._known: dict[str, tuple[str | None, float]] = {}
         self._generation = 0  # announcements applied (and subscriptions made)
         self._retry_at = 0.0
         self._alive_at = 0.0  # when the subscription last proved alive (SUBSCRIBE, PONG)
@@ -64,19 +76,40 @@ class Watch:
 
     def get(self, key: str) -> str | None:
         """The key's value: from memory when announcements prove it current, else read."""
+        return self.get_many((key,))[0]
+
+    def get_many(self, keys: Sequence[str]) -> list[str | None]:
+        """The keys' values, in order: from memory what announcements prove current, the
+        rest by one read (`read(*keys)`, an MGET)."""
+        values: list[str | None] = [None] * len(keys)
+        missing: list[int] = []
         with self._lock:
             now = time.monotonic()
             live = self._drain(now)
-            hit = self._known.get(key) if live else None
-            if hit is not None and now - hit[1] < TRUST_SECONDS:
-                return hit[0]
+            for i, key in enumerate(keys):
+                hit = self._known.get(key) if live else None
+                if hit is not None and now - hit[1] < TRUST_SECONDS:
+                    values[i] = hit[0]
+                else:
+                    missing.append(i)
             generation = self._generation
-        value = self._read(key)
+        if not missing:
+            return values
+        read = self._read(*(keys[i] for i in missing))
+        for i, value in zip(missing, read, strict=True):
+            values[i] = value
         with self._lock:
-            if value is not None and live and self._drain(time.monotonic()) \
-                    and self._generation == generation:
-                self._known[key] = (value, now)  # aged from before the read
-        return value
+            if live and self._drain(time.monotonic()) and self._generation == generation:
+                if len(self._known) + len(missing) > MAX_KNOWN:
+                    self._shrink(now)
+                for i in missing:
+                    self._known[keys[i]] = (values[i], now)  # aged from before the read
+        return values
+
+    def _shrink(self, now: float) -> None:
+        self._known = {k: v for k, v in self._known.items() if now - v[1] < TRUST_SECONDS}
+        if len(self._known) >= MAX_KNOWN // 2:
+            self._known.clear()
 
     def forget(self, key: str) -> None:
         """This process changed the key: not answered from memory before it is read."""

@@ -33,6 +33,10 @@ expired: `ensure` gives it a fresh random value (SET NX, so a concurrent writer'
 before the reader reads the row. Values are random, never counters, so a key recreated after
 a flush cannot repeat a value cached before it.
 
+The keys are watched (`idp.store_watch`): `bump` and `ensure` announce every write, so a
+process answers them from memory while no announcement says otherwise (read with the
+revocation list, `idp.oidc.revoked`).
+
 Writers outside the session factory (a raw connection) are not seen: there are none
 (`grep`), and `idp.oidc.person_cache.MAX_AGE` bounds what a missed change could cost.
 """
@@ -95,7 +99,8 @@ def ensure(store: Store, names: Sequence[str], values: Sequence[str | None]
     for name, value in zip(names, values, strict=True):
         if value is None:
             fresh = random_token(12)
-            value = fresh if store.add(name, fresh, ALL_TTL if name == ALL_KEY else TTL) \
+            value = fresh if store.announce_add(name, fresh,
+                                                ALL_TTL if name == ALL_KEY else TTL) \
                 else store.get(name)
             if value is None:
                 return None
@@ -107,7 +112,7 @@ def bump(store: Store, changed: Iterable[int | str]) -> None:
     """Replace the versions of ``changed`` (person ids, or `ALL_KEY` for everyone)."""
     for item in changed:
         name = ALL_KEY if item == ALL_KEY else key(int(item))
-        store.set(name, random_token(12), ALL_TTL if name == ALL_KEY else TTL)
+        store.announce(name, random_token(12), ALL_TTL if name == ALL_KEY else TTL)
 
 
 def _watched_change(person: Person) -> bool:

@@ -28,9 +28,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import bindparam, event, select
@@ -48,21 +46,6 @@ MAX_ENTRIES = 10_000  # a bound, not a tuning knob: departments number in the hu
 _CHANGED = "oidc.clients_changed"
 _TABLE = Client.__table__  # type: ignore[attr-defined]
 _SELECT = select(*_TABLE.columns).where(_TABLE.c.client_id == bindparam("client_id"))
-# The version already read in this request's first Store round trip (`prefetched`).
-_PREFETCHED: ContextVar[Any] = ContextVar("oidc_client_version", default=...)
-
-
-@contextmanager
-def prefetched(version: Any) -> Iterator[None]:
-    """Within the block, lookups that pass no version use ``version``, read by the caller in
-    a round trip it made anyway (introspection: with the token's revocation entries)."""
-    token = _PREFETCHED.set(version)
-    try:
-        yield
-    finally:
-        _PREFETCHED.reset(token)
-
-
 def load(session: Session, client_id: str) -> Client | None:
     """Read one registration with a Core select (no identity map, no unit of work)."""
     row = session.execute(_SELECT, {"client_id": client_id}).first()
@@ -85,23 +68,20 @@ class ClientCache:
         return self._store.watched_get(VERSION_KEY)
 
     def read_version(self) -> str | None:
-        """The version read from the Store whatever the watch knows: one round trip, for a
-        caller whose Store commands must not depend on what it is asked (introspection
-        before the caller is authenticated)."""
+        """The version read from the Store whatever the watch knows: one round trip (after
+        a lost race to recreate it)."""
         return self._store.get(VERSION_KEY)
 
     def _ensure(self) -> str | None:
         """A missing version recreated before the row is read (a concurrent writer's value
         wins: SET NX); None if it vanished again meanwhile (then cache nothing)."""
         fresh = random_token(12)
-        return fresh if self._store.add(VERSION_KEY, fresh, VERSION_TTL) \
+        return fresh if self._store.announce_add(VERSION_KEY, fresh, VERSION_TTL) \
             else self.read_version()
 
     def get(self, client_id: str, loader: Callable[[str], Client | None],
             version: Any = ...) -> Client | None:
         """The client (None when unknown), from memory while the version is unchanged."""
-        if version is ...:
-            version = _PREFETCHED.get()
         current = self.version() if version is ... else version
         if current is None:  # missing: the database, and a new version to cache under
             current = self._ensure()

@@ -45,7 +45,7 @@ from idp.accounts.models import Person
 from idp.federation import peer_clients
 from idp.oidc import refresh, refresh_driver
 from idp.oidc.client_credentials import PERSON_SCOPES
-from idp.oidc.introspection import IntrospectionEndpoint, is_access_token, prefetched_version
+from idp.oidc.introspection import IntrospectionEndpoint, is_access_token
 from idp.oidc.models import Client, RefreshToken
 from idp.oidc.oauth_request import secure_transport
 from idp.oidc.server import IdpAuthorizationServer, log_machine_token
@@ -213,14 +213,14 @@ class ExpressLane:
         if not secure_transport(scheme, host, lambda: f"{scheme}://{host}/"):
             raise NotMine
 
-    def _client(self, credentials: tuple[str, str], endpoint: str, db: Callable[[], Session],
-                version: Any = ...) -> Client:
+    def _client(self, credentials: tuple[str, str], endpoint: str, db: Callable[[], Session]
+                ) -> Client:
         """The client authenticated by ``client_secret_basic`` (`basic_credentials`), as
         authlib's `ClientAuthentication` would find it (its first method)."""
         client_id, secret = credentials
         if peer_clients.is_peer_id(client_id):  # federation peers: the full path
             raise NotMine
-        client = self.server.query_client(client_id, version, db=db)
+        client = self.server.query_client(client_id, db=db)
         if client is None or not client.check_endpoint_auth_method("client_secret_basic",
                                                                    endpoint):
             raise NotMine
@@ -330,15 +330,14 @@ class ExpressLane:
         with ExitStack() as stack:
             db = self._reader(stack)
             claims = UserInfo(self.platform, server.verifier).claims(
-                db, token, lambda cid, version=...: server.query_client(cid, version, db=db),
+                db, token, lambda cid: server.query_client(cid, db=db),
                 (environ.get("REMOTE_ADDR") or "")[:64])
         body = self.app.json.dumps(claims, separators=(",", ":")) + "\n"  # as jsonify
         return _JSON_TYPE, _NO_STORE, body.encode()
 
     def introspect(self, environ: dict[str, Any]) -> Answer:
         """RFC 7662 §2 for access tokens, in introspection.IntrospectionEndpoint's order:
-        the token is verified first (one ``MGET`` that also reads the client version), then
-        the caller authenticated, and only then is anything about the token told."""
+        the caller is authenticated before the token is read."""
         self._require_secure_transport(environ)
         form = read_form(environ, _INTROSPECT_PARAMETERS)
         token = form.get("token")
@@ -349,14 +348,11 @@ class ExpressLane:
         credentials = basic_credentials(environ)  # malformed: handed over before any I/O
         server = self.server
         server.keys.warm()
-        read: dict[str, Any] = {}
-        verified = server.verifier.verify(token, with_client_version=True,  # type: ignore[arg-type]
-                                          with_person_version=True, read=read)
         endpoint: IntrospectionEndpoint = server._endpoints["introspection"][0]
         with ExitStack() as stack:
             db = self._reader(stack)
-            client = self._client(credentials, "introspection", db,
-                                  prefetched_version(server, read))
+            client = self._client(credentials, "introspection", db)
+            verified = server.verifier.verify(token, with_person_version=True)  # type: ignore[arg-type]
             found = endpoint._access(verified, db) if verified is not None else None
         if found is None or not endpoint.check_permission(found, client, None) \
                 or not found.active:

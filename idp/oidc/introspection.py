@@ -10,15 +10,11 @@ subject *at the target*, which the requester must not learn (pairwise subjects).
 ``scope`` is the most restrictive of every system it passed through (`idp.oidc.actors`),
 and it is inactive once any of them is disabled.
 
-One Store round trip per access token (issue 2 "Performance"): the token's revocation
-entries, its person's versions (`idp.oidc.person_cache`) and the client cache version that
-authenticating the caller needs are read in a single ``MGET`` before the caller is
-authenticated (`create_endpoint_response`); nothing about the token is disclosed before the
-caller has authenticated and `check_permission` has passed — not even through the number of
-Store commands: the client version read in that ``MGET`` serves the authentication whether
-the token turned out live or revoked, and an unreadable token makes no ``MGET`` but reads
-the version by itself (`prefetched_version`, never from the watch), so every case makes the
-same Store commands (one read of the client version) until then.
+The caller is authenticated first (authlib's order, RFC 7662 §2.1), so nothing about the
+token — not even what reading it costs — reaches a caller that has not. Then at most one
+Store round trip per access token (issue 2 "Performance"): the token's revocation entries
+and its person's versions (`idp.oidc.person_cache`), watched keys usually answered from
+memory (`idp.store_watch`).
 """
 
 from __future__ import annotations
@@ -31,13 +27,11 @@ from authlib.oauth2.rfc7662 import IntrospectionEndpoint as _IntrospectionEndpoi
 from sqlalchemy.orm import Session
 
 from idp.accounts.models import Person
-from idp.oidc import actors, client_cache, person_cache, refresh
+from idp.oidc import actors, person_cache, refresh
 from idp.oidc.client_auth import CONFIDENTIAL_METHODS
 from idp.oidc.models import RefreshToken
 from idp.oidc.reference import is_handle
 from idp.oidc.tokens import VerifiedAccessToken
-
-_PREFETCHED = "idp_introspected"  # request attribute: (token string, verify's verdict)
 
 
 @dataclass
@@ -59,51 +53,15 @@ class Introspected:
         return not self.active
 
 
-def prefetched_version(server: Any, read: dict[str, Any]) -> str | None:
-    """The client version the token's ``MGET`` read, or, when the verdict needed none (an
-    unreadable token, an unknown reference handle), the same version by its own read — not
-    from the watch (store_watch.py), which would make that case one Store command cheaper."""
-    return read["client_version"] if "client_version" in read \
-        else server.clients.read_version()
-
-
 class IntrospectionEndpoint(_IntrospectionEndpoint):
     CLIENT_AUTH_METHODS = CONFIDENTIAL_METHODS
 
-    def create_endpoint_response(self, request):  # type: ignore[no-untyped-def]
-        """RFC 7662 §2.1, with the access token verified first: its Store round trip also
-        reads the client version the caller's authentication then uses (one ``MGET``)."""
-        token = request.form.get("token")
-        if not is_access_token(token):
-            return super().create_endpoint_response(request)
-        read: dict[str, Any] = {}
-        verified = self.server.verifier.verify(token, with_client_version=True,
-                                               with_person_version=True, read=read)
-        setattr(request, _PREFETCHED, (token, verified))
-        # Read whatever the verdict: live, revoked and unreadable tokens all cost the caller's
-        # authentication the same Store commands (no timing oracle before it has passed).
-        with client_cache.prefetched(prefetched_version(self.server, read)):
-            return super().create_endpoint_response(request)
-
-    def authenticate_token(self, request, client):  # type: ignore[no-untyped-def]
-        """authlib's, handing `query_token` what `create_endpoint_response` verified."""
-        self.check_params(request, client)
-        token = self.query_token(request.form["token"], request.form.get("token_type_hint"),
-                                 getattr(request, _PREFETCHED, None))
-        if token and self.check_permission(token, client, request):
-            return token
-        return None
-
-    def query_token(self, token_string, token_type_hint,  # type: ignore[no-untyped-def]
-                    prefetched=None):
+    def query_token(self, token_string, token_type_hint):  # type: ignore[no-untyped-def]
         server = self.server
         if not isinstance(token_string, str):
             return None
         if is_access_token(token_string):
-            if prefetched is not None and prefetched[0] == token_string:
-                verified = prefetched[1]
-            else:
-                verified = server.verifier.verify(token_string, with_person_version=True)
+            verified = server.verifier.verify(token_string, with_person_version=True)
             return self._access(verified) if verified else None
         row = refresh.find(server.db(), server.settings.secret_key, token_string)
         return self._refresh(row) if row else None

@@ -27,7 +27,7 @@ class RevocationList:
     def revoke(self, kind: str, value: str) -> None:
         """List ``kind`` (``jti``, ``gid`` or ``sid``) ``value`` as revoked."""
         if value:
-            self._store.set(f"oidc-revoked:{kind}:{value}", "1", self._ttl)
+            self._store.announce(f"oidc-revoked:{kind}:{value}", "1", self._ttl)
 
     def keys(self, claims: dict[str, object]) -> list[str]:
         """The Store keys that would list this token's id, grant, session or parents."""
@@ -44,10 +44,11 @@ class RevocationList:
 
     def check(self, claims: dict[str, object], extra: list[str] | None = None
               ) -> tuple[bool, list[str | None]]:
-        """`is_revoked`, reading the Store keys ``extra`` in the same round trip."""
+        """`is_revoked`, with the Store keys ``extra`` — watched keys too — read in the same
+        round trip, if one is needed."""
         keys = self.keys(claims)
         extra = extra or []
         if not keys and not extra:
             return False, []
-        values = self._store.mget(*keys, *extra)
+        values = self._store.watched_mget(*keys, *extra)
         return any(v is not None for v in values[:len(keys)]), values[len(keys):]

@@ -27,7 +27,6 @@ from idp.accounts.models import Person
 from idp.accounts.sessions import public_sid
 from idp.crypto import DataProtector, DecryptionError
 from idp.oidc import compact
-from idp.oidc.client_cache import VERSION_KEY
 from idp.oidc.keys import SUPPORTED_ALGS, KeyRing
 from idp.oidc.models import Client
 from idp.oidc.reference import ReferenceTokens, is_handle
@@ -102,8 +101,6 @@ class VerifiedAccessToken:
     claims: dict[str, Any]
     person_id: int | None
     epoch: int | None
-    # The client cache version (client_cache.py), when read along with the revocation list.
-    client_version: Any = ...
     # The person's versions (idp.accounts.versions), when read along with the revocation list.
     person_versions: list[str | None] | None = None
 
@@ -128,19 +125,14 @@ class AccessTokenVerifier:
         # token -> (kid, the key that verified it, header, claims); see `_decode`.
         self._seen: dict[str, tuple[str, Any, dict[str, Any], dict[str, Any]]] = {}
 
-    def verify(self, token: str, with_client_version: bool = False,
-               with_person_version: bool = False, read: dict[str, Any] | None = None
+    def verify(self, token: str, with_person_version: bool = False
                ) -> VerifiedAccessToken | None:
         """The token's claims, or None for anything not a live access token of ours.
 
-        ``with_client_version`` also reads the client cache version, and
-        ``with_person_version`` the person's versions (`idp.accounts.versions`, for
-        `idp.oidc.person_cache`), in the same Store round trip as the revocation list, for a
-        caller that will look the client or the person up next. ``read``, when given,
-        receives the client version (``"client_version"``) whenever that round trip was
-        made, *whatever the verdict*: introspection authenticates its caller after
-        verifying, and a revoked token must not cost a second Store command that a live
-        or a garbage one does not (a timing oracle for unauthenticated callers).
+        ``with_person_version`` also reads the person's versions (`idp.accounts.versions`,
+        for `idp.oidc.person_cache`) with the revocation list — watched keys, so usually
+        from memory, else in the same Store round trip — for a caller that will look the
+        person up next.
         """
         if not token or len(token) > MAX_TOKEN_LENGTH:
             return None
@@ -163,22 +155,12 @@ class AccessTokenVerifier:
         verified = self._with_context(claims)
         if verified is None:
             return None
-        extra = [VERSION_KEY] if with_client_version else []
-        if with_person_version and verified.person_id is not None:
-            extra += versions.keys(verified.person_id)
+        extra = versions.keys(verified.person_id) \
+            if with_person_version and verified.person_id is not None else []
         revoked, extra_values = self.revoked.check(claims, extra)
-        if read is not None and with_client_version:
-            read["client_version"] = extra_values[0]
         if revoked:
             return None
-        if not extra:
-            return verified
-        found: dict[str, Any] = {}
-        if with_client_version:
-            found["client_version"] = extra_values.pop(0)
-        if extra_values:
-            found["person_versions"] = extra_values
-        return replace(verified, **found)
+        return replace(verified, person_versions=extra_values) if extra else verified
 
     def _decode(self, token: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
         """Header and claims if the signature is good: compact.py for tokens of the shape we

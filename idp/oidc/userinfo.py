@@ -104,8 +104,7 @@ class UserInfo:
         """The claims for ``token``. ``session`` may be a callable opening the request's
         session on first use: a warm request then needs no database connection at all."""
         db = session if callable(session) else (lambda: session)
-        verified = self.verifier.verify(token, with_client_version=True,
-                                        with_person_version=True)
+        verified = self.verifier.verify(token, with_person_version=True)
         if verified is None:
             raise BearerError("invalid_token", "The access token is invalid.", 401)
         if "openid" not in verified.scope:
@@ -114,8 +113,7 @@ class UserInfo:
         person = person_cache.live(cache, verified, db)
         # The audience's policy and subjects apply: the same client for an ordinary token,
         # the target department for an exchanged one (RFC 8693; its ``sub`` is pairwise there).
-        client: Client | None = client_lookup(verified.claims.get("aud"),
-                                              verified.client_version)
+        client: Client | None = client_lookup(verified.claims.get("aud"))
         if person is None or client is None:
             raise BearerError("invalid_token", "The access token is invalid.", 401)
         org: dict[str, Any] = {}
@@ -130,8 +128,7 @@ class UserInfo:
             org = found
         granted = verified.scope
         if "act" in verified.claims:  # exchanged: every system on the way must allow it
-            passed = actors.resolve(actors.parties(verified.claims),
-                                    lambda cid: client_lookup(cid, verified.client_version))
+            passed = actors.resolve(actors.parties(verified.claims), client_lookup)
             if passed is None:
                 raise BearerError("invalid_token", "The access token is invalid.", 401)
             granted = actors.restrict(granted, passed)

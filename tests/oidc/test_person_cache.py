@@ -13,13 +13,14 @@ import pytest
 from sqlalchemy import event, text, update
 from sqlalchemy.orm import Session
 
-from idp import create_app
+from idp import create_app, store_watch
 from idp.accounts import versions
 from idp.accounts.models import AccountStatus, Person
 from idp.accounts.service import Accounts
 from idp.db import utcnow
 from idp.oidc import person_cache
 from idp.platform import Platform
+from idp.store import RedisStore
 from tests.conftest import CITIZEN, Citizen, make_settings
 from tests.oidc.helpers import Pkce, introspect, register, sign_in, tokens
 
@@ -148,7 +149,8 @@ def test_rolled_back_and_unwatched_changes_keep_the_version(platform, citizen, t
     assert platform.store.get(key) == "v1"
 
 
-def test_missing_version_reads_the_database(client, platform, citizen, rp, token):
+def test_missing_version_reads_the_database(client, platform, citizen, rp, token,
+                                            monkeypatch):
     warm(client, rp, token)
     # A change the watcher cannot see (a raw connection), then the Store loses the key
     # (flushed, evicted, expired): the copy must not be trusted any more.
@@ -156,6 +158,8 @@ def test_missing_version_reads_the_database(client, platform, citizen, rp, token
         conn.execute(text("UPDATE person SET realname_level = 3 WHERE id = :id"),
                      {"id": citizen.person_id})
     assert userinfo(client, token).get_json()["realname_level"] == 1  # the copy, as designed
+    # A watched key's silent loss counts once memory stops trusting it (TRUST_SECONDS).
+    monkeypatch.setattr(store_watch, "TRUST_SECONDS", 0.0)
     platform.store.delete(versions.key(citizen.person_id))
     assert userinfo(client, token).get_json()["realname_level"] == 3
     platform.store.delete(versions.ALL_KEY)
@@ -198,7 +202,8 @@ class _Rows:
 
 @contextmanager
 def counted(platform: Platform) -> Iterator[dict[str, int]]:
-    """SQL statements (BEGIN/COMMIT included, as bench.micro counts) and Store commands."""
+    """SQL statements (BEGIN/COMMIT included, as bench.micro counts) and Store commands:
+    round trips to Redis, or calls of the in-process store (which has no round trips)."""
     counts = {"sql": 0, "store": 0}
 
     def sql(*_: Any, **__: Any) -> None:
@@ -209,7 +214,9 @@ def counted(platform: Platform) -> Iterator[dict[str, int]]:
         for name in ("before_cursor_execute", "begin", "commit", "rollback"):
             event.listen(engine, name, sql)
     store = platform.store
-    originals = {name: getattr(store, name) for name in ("get", "mget", "set", "add")}
+    names = ("_execute",) if isinstance(store, RedisStore) else (
+        "get", "mget", "set", "add", "watched_get", "watched_mget", "announce", "announce_add")
+    originals = {name: getattr(store, name) for name in names}
 
     def counting(fn: Any) -> Any:
         def call(*args: Any, **kw: Any) -> Any:
@@ -229,15 +236,19 @@ def counted(platform: Platform) -> Iterator[dict[str, int]]:
                 event.remove(engine, name, sql)
 
 
-def test_warm_userinfo_reads_no_sql_and_introspection_one_round_trip(
+def test_warm_userinfo_and_introspection_read_no_sql_and_no_store(
         client, platform, rp, token):
+    """Warm: the person and the client from memory, and with Redis no round trip at all —
+    the client version, the revocation entries and the person's versions are watched keys
+    (store_watch.py). The in-process store is read for the version, then for the rest."""
     warm(client, rp, token)
+    expected = 0 if isinstance(platform.store, RedisStore) else 2
     with counted(platform) as counts:
         assert userinfo(client, token).status_code == 200
-    assert counts == {"sql": 0, "store": 1}
+    assert counts == {"sql": 0, "store": expected}
     with counted(platform) as counts:
         assert introspect(client, rp, token)["active"] is True
-    assert counts == {"sql": 0, "store": 1}
+    assert counts == {"sql": 0, "store": expected}
 
 
 def test_statements_bump_the_persons_they_name(platform, make_citizen):
@@ -314,7 +325,7 @@ def test_a_ban_fails_when_the_version_cannot_be_replaced(platform, citizen, monk
     leaving every process's copy trusted for MAX_AGE."""
     with platform.db.session() as session:
         epoch = session.get(Person, citizen.person_id).security_epoch
-    monkeypatch.setattr(platform.store, "set", _store_down)
+    monkeypatch.setattr(platform.store, "announce", _store_down)
     with pytest.raises(ConnectionError), change(platform, citizen) as (accounts, person):
         accounts.set_status(person, AccountStatus.BANNED)  # ORM status + Core epoch UPDATE
     with pytest.raises(ConnectionError), platform.db.session() as session:
@@ -327,8 +338,9 @@ def test_a_ban_fails_when_the_version_cannot_be_replaced(platform, citizen, monk
 
 
 def test_introspection_costs_the_same_whatever_the_token(client, platform, rp, token):
-    """No timing oracle before the caller is authenticated: a live, a revoked and an
-    unreadable token make the same Store commands when the client credentials are wrong."""
+    """No timing oracle before the caller is authenticated: the token is not even read, so
+    a live, a revoked and an unreadable token make the same Store commands when the client
+    credentials are wrong."""
     from dataclasses import replace
 
     revoked = tokens(client, rp, Pkce(), scope=SCOPE)["access_token"]
@@ -337,12 +349,20 @@ def test_introspection_costs_the_same_whatever_the_token(client, platform, rp, t
     assert introspect(client, rp, revoked) == {"active": False}
     wrong = replace(rp, secret="not-the-secret").basic()
     costs = []
-    for candidate in (token, revoked, "e30.e30.e30"):
-        with counted(platform) as counts:
-            resp = client.post("/introspect", data={"token": candidate}, headers=wrong)
-        assert resp.status_code == 401
-        costs.append(counts)
+    verifier = client.application.extensions["oidc"].verifier
+    verified: list[str] = []
+    real_verify = verifier.verify
+    verifier.verify = lambda t, **kw: verified.append(t) or real_verify(t, **kw)
+    try:
+        for candidate in (token, revoked, "e30.e30.e30"):
+            with counted(platform) as counts:
+                resp = client.post("/introspect", data={"token": candidate}, headers=wrong)
+            assert resp.status_code == 401
+            costs.append(counts)
+    finally:
+        del verifier.verify
     assert costs[0] == costs[1] == costs[2], costs
+    assert verified == []
 
 
 def test_plain_table_statements_change_the_person(client, other, citizen, rp, token):

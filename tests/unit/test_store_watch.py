@@ -18,13 +18,20 @@ from idp.store import RedisStore
 
 
 def test_a_watched_key_reads_what_announce_wrote(backend):
-    """Both implementations: `announce` is a `set`, `watched_get` a `get` of it."""
+    """Both implementations: `announce` is a `set`, `announce_add` an `add`, `watched_get`
+    a `get` and `watched_mget` an `mget` of them."""
     store = backend.store
     assert store.watched_get("version") is None
+    assert store.watched_mget("version", "entry") == [None, None]
     store.announce("version", "v1", 60)
     assert store.watched_get("version") == "v1" == store.get("version")
     store.announce("version", "v2", 60)
     assert store.watched_get("version") == "v2"
+    assert store.announce_add("entry", "e1", 60) is True
+    assert store.announce_add("entry", "e2", 60) is False
+    assert store.watched_mget("version", "entry") == ["v2", "e1"] == store.mget("version",
+                                                                                "entry")
+    assert store.watched_mget() == []
 
 
 @pytest.fixture
@@ -59,7 +66,7 @@ def test_a_watched_key_is_read_once_then_answered_from_memory(first, second, mon
     first.announce("version", "v1", 60)
     sent = trips(second, monkeypatch)
     assert [second.watched_get("version") for _ in range(20)] == ["v1"] * 20
-    assert len(sent) == 1 and sent[0][0][0] == "GET"
+    assert len(sent) == 1 and sent[0][0][0] == "MGET"
     assert second._watch.subscribed
 
 
@@ -93,12 +100,41 @@ def test_a_plain_set_is_seen_once_the_value_is_older_than_the_trust(first, secon
 
 
 @pytest.mark.postgres
-def test_a_missing_key_is_never_answered_from_memory(first, second, monkeypatch):
+@pytest.mark.parametrize("create", ["announce", "announce_add"])
+def test_an_absent_key_is_remembered_until_its_creation_is_announced(first, second,
+                                                                     monkeypatch, create):
+    """Creations are announced too (a revocation entry: absent for nearly every token)."""
     sent = trips(second, monkeypatch)
-    assert second.watched_get("version") is None
-    first.set("version", "v1", 60)  # recreated without an announcement (SET NX by a reader)
-    assert second.watched_get("version") == "v1"
+    assert [second.watched_get("entry") for _ in range(5)] == [None] * 5
+    assert len(sent) == 1
+    getattr(first, create)("entry", "revoked", 60)
+    assert second.watched_get("entry") == "revoked"
     assert len(sent) == 2
+
+
+@pytest.mark.postgres
+def test_several_keys_cost_one_read_for_what_memory_cannot_answer(first, second,
+                                                                  monkeypatch):
+    first.announce("a", "1", 60)
+    assert second.watched_mget("a") == ["1"]
+    sent = trips(second, monkeypatch)
+    assert second.watched_mget("a", "b", "c") == ["1", None, None]
+    assert sent == [(("MGET", second._k("b"), second._k("c")),)]
+    assert second.watched_mget("c", "a", "b") == [None, "1", None]  # all from memory
+    assert len(sent) == 1
+    first.announce("b", "2", 60)
+    assert second.watched_mget("a", "b", "c") == ["1", "2", None]
+    assert sent[1:] == [(("MGET", second._k("b")),)]
+
+
+@pytest.mark.postgres
+def test_what_is_known_stays_bounded(first, second, monkeypatch):
+    monkeypatch.setattr(store_watch, "MAX_KNOWN", 10)
+    for n in range(35):
+        assert second.watched_mget(f"k{n}", f"j{n}") == [None, None]
+        assert len(second._watch._known) <= 10
+    first.announce("k34", "x", 60)
+    assert second.watched_mget("k34") == ["x"]
 
 
 @pytest.mark.postgres
