@@ -139,10 +139,10 @@ class RequestServer:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._server, name)
 
-    def query_client(self, client_id: Any, version: Any = ...) -> Any:
+    def query_client(self, client_id: Any) -> Any:
         if client_id == self._client.client_id:
             return self._client
-        return self._server.query_client(client_id, version)
+        return self._server.query_client(client_id)
 
 
 def _validated_client(server: IdpAuthorizationServer, req: ParamsRequest) -> Any:

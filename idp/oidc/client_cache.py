@@ -63,8 +63,7 @@ class ClientCache:
         self._version: str | None = None
 
     def version(self) -> str | None:
-        """The shared version (a watched key: from memory while unchanged, store_watch.py);
-        pass it to `get` to save a second read."""
+        """The shared version (a watched key: from memory while unchanged, store_watch.py)."""
         return self._store.watched_get(VERSION_KEY)
 
     def read_version(self) -> str | None:
@@ -79,10 +78,9 @@ class ClientCache:
         return fresh if self._store.announce_add(VERSION_KEY, fresh, VERSION_TTL) \
             else self.read_version()
 
-    def get(self, client_id: str, loader: Callable[[str], Client | None],
-            version: Any = ...) -> Client | None:
+    def get(self, client_id: str, loader: Callable[[str], Client | None]) -> Client | None:
         """The client (None when unknown), from memory while the version is unchanged."""
-        current = self.version() if version is ... else version
+        current = self.version()
         if current is None:  # missing: the database, and a new version to cache under
             current = self._ensure()
         now = time.monotonic()

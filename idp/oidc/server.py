@@ -112,11 +112,10 @@ class IdpAuthorizationServer(AuthorizationServer):
 
     # -- authlib hooks ----------------------------------------------------------------------
 
-    def query_client(self, client_id: Any, version: Any = ...,
-                     db: Callable[[], Session] | None = None) -> Client | None:
-        """The active client ``client_id``; ``version`` is the client cache version when the
-        caller has already read it from the Store (one round trip fewer); ``db`` opens the
-        session a cache miss reads from (default: the request's, `db`)."""
+    def query_client(self, client_id: Any, db: Callable[[], Session] | None = None
+                     ) -> Client | None:
+        """The active client ``client_id``; ``db`` opens the session a cache miss reads
+        from (default: the request's, `db`)."""
         if peer_clients.is_peer_id(client_id):  # a federation node (issue 6, OIDF §12.1)
             return peer_clients.peer_client(self.platform, client_id)
         if not isinstance(client_id, str) or not 0 < len(client_id) <= MAX_CLIENT_ID_LENGTH:
@@ -125,8 +124,7 @@ class IdpAuthorizationServer(AuthorizationServer):
             return None  # issued ids are URL-safe; PostgreSQL refuses NUL in text anyway
         # Cached per process, re-read whenever any client changed (client_cache.py).
         opener = db or self.db
-        client = self.clients.get(client_id, lambda cid: client_cache.load(opener(), cid),
-                                  version)
+        client = self.clients.get(client_id, lambda cid: client_cache.load(opener(), cid))
         if client is None or client.disabled:
             return None
         return client
