@@ -6,31 +6,41 @@ what userinfo and introspection check a token against — its revocation entries
 (oidc/revoked.py, nearly always absent) and its person's versions (accounts/versions.py).
 Reading them was a whole round trip on requests that need no other, and a round trip costs
 the worker far more than its own syscalls: the thread sleeps, and the request resumes on
-cold caches (client_credentials ≈ 95 µs of CPU in process without it, ≈ 390 µs with it;
-userinfo ≈ 38 against ≈ 190; bench/README.md, rounds 8 and 9).
+cold caches (in process, client_credentials ≈ 95 µs of CPU without it against ≈ 390 µs
+with it; userinfo ≈ 43 against ≈ 200; bench/README.md, rounds 8 and 9).
 
 So every write of a watched key — its creation included — is *announced*
 (`RedisStore.announce`, `announce_add`: the write, then PUBLISH, in one round trip), and
 each process keeps one subscriber connection to the announcement channel. Before answering
 a watched key from memory the process reads, without waiting, every announcement already
 delivered to that connection. Redis queues an announcement for the subscribers while it
-runs the PUBLISH, before the writer has its reply, so by the time the writer has answered
-its own caller — let alone the caller has reached another process — the announcement is
-waiting there: a change is seen on the very next request in every process, as when each
-request read the key (issue 4 item 7). Because creations are announced too, an absent key
-(None: a token never revoked) is remembered like a value.
+runs the PUBLISH, before the writer has its reply, and on a healthy network it reaches
+them before the writer's caller can reach another process: a change is seen on the very
+next request in every process, as when each request read the key (issue 4 item 7).
+Because creations are announced too, an absent key (a token never revoked) is remembered
+like a value.
 
-The one write that is not announced is expiry. Each kind of watched key tolerates it: a
-revocation entry outlives the token it names; a version that expired did not change, and
-whoever creates it again announces that.
+What this trades for the round trip, bounded by `TRUST_SECONDS` (1 s): a change that is
+not announced, or whose announcement is late, is seen once the value memory holds is that
+old. That covers
+- an announcement delayed in transit (a lost packet on the subscriber connection is
+  resent after ≥ 200 ms; a subscriber backlogged by a burst of announcements);
+- writes no announcement follows: expiry (harmless for every kind of watched key: a
+  revocation entry outlives the token it names, and a version that expired did not change —
+  whoever creates it again announces that), eviction or a flush of Redis, and a writer
+  that predates announcing (a node of an older release during a rolling upgrade; the
+  release notes say so).
+For comparison, a resource server that validates our JWT access tokens itself never sees a
+revocation before the token expires (10 minutes).
 
-Never answered from memory, so read by one MGET as before:
+Never answered from memory, so read by one MGET:
 - while the subscription is down (closed by the server, Redis restarted): it is made
   again on the next read, and after a failed attempt once per `RESUBSCRIBE_SECONDS`;
   everything known is forgotten whenever it is lost;
-- a value older than `TRUST_SECONDS`, and anything while the subscription has not
-  answered a PING for `LIVENESS_SECONDS` (a firewall dropping an idle connection without
-  a reset): the bound on what such a subscription can hide, and it is then made again;
+- a value older than `TRUST_SECONDS`, and anything while the subscription has not answered
+  a PING for `LIVENESS_SECONDS` (a firewall dropping an idle connection without a reset;
+  after an idle spell, until its PING is answered); a PING unanswered that long means the
+  subscription is made again;
 - a value read while an announcement arrived (`_generation` moved): the read may have
   raced the change.
 
@@ -42,17 +52,19 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 
 import redis
 
 TRUST_SECONDS = 1.0
-# Entries remembered per process (≈ 200 bytes each): beyond it, the stale ones go, and if
-# none is stale, all of them (a burst of distinct tokens).
+# Entries remembered per process (≈ 215 bytes each): beyond it, the oldest go while they
+# are stale, and all of them if that frees nothing (a burst of distinct tokens).
 MAX_KNOWN = 50_000
 RESUBSCRIBE_SECONDS = 1.0
-# The subscription is PINGed after this long without proof of life, and given up (memory
-# no longer trusted, made again) when none came for `LIVENESS_SECONDS`.
+# The subscription is PINGed after this long without proof of life (while requests come),
+# and given up (memory no longer trusted, made again) when a PING has gone unanswered for
+# `LIVENESS_SECONDS`.
 HEARTBEAT_SECONDS = 0.5
 LIVENESS_SECONDS = 2.0
 
@@ -68,7 +80,8 @@ class Watch:
         self._lock = threading.Lock()
         self._conn: redis.Connection | None = None
         self._pid = 0
-        self._known: dict[str, tuple[str | None, float]] = {}
+        # Oldest first: an entry read again is moved to the end (`_shrink` pops the front).
+        self._known: OrderedDict[str, tuple[str | None, float]] = OrderedDict()
         self._generation = 0  # announcements applied (and subscriptions made)
         self._retry_at = 0.0
         self._alive_at = 0.0  # when the subscription last proved alive (SUBSCRIBE, PONG)
@@ -100,16 +113,20 @@ class Watch:
             values[i] = value
         with self._lock:
             if live and self._drain(time.monotonic()) and self._generation == generation:
-                if len(self._known) + len(missing) > MAX_KNOWN:
-                    self._shrink(now)
+                known = self._known
                 for i in missing:
-                    self._known[keys[i]] = (values[i], now)  # aged from before the read
+                    known[keys[i]] = (values[i], now)  # aged from before the read
+                    known.move_to_end(keys[i])
+                if len(known) > MAX_KNOWN:
+                    self._shrink(now)
         return values
 
     def _shrink(self, now: float) -> None:
-        self._known = {k: v for k, v in self._known.items() if now - v[1] < TRUST_SECONDS}
-        if len(self._known) >= MAX_KNOWN // 2:
-            self._known.clear()
+        known = self._known
+        while known and now - next(iter(known.values()))[1] >= TRUST_SECONDS:
+            known.popitem(last=False)
+        if len(known) > MAX_KNOWN:
+            known.clear()
 
     def forget(self, key: str) -> None:
         """This process changed the key: not answered from memory before it is read."""
@@ -125,7 +142,7 @@ class Watch:
 
     def _drain(self, now: float) -> bool:
         """Apply the announcements already delivered; False while there is no working
-        subscription (then nothing is known)."""
+        subscription, or none proved alive lately (then nothing is known)."""
         if self._conn is None or self._pid != os.getpid():
             if self._conn is None and now < self._retry_at:  # the last attempt failed
                 return False
@@ -152,10 +169,13 @@ class Watch:
         except (redis.RedisError, OSError):  # closed by the server, Redis restarted
             self._drop()
             return False
-        if now - self._alive_at > LIVENESS_SECONDS:  # no answer to a PING: silently gone
+        # No answer to a PING: silently gone, made again. A process that was merely idle
+        # sends its PING on the next request and keeps the subscription once it is answered;
+        # until then memory is not trusted (no proof of life for `LIVENESS_SECONDS`).
+        if self._ping_at is not None and now - self._ping_at > LIVENESS_SECONDS:
             self._drop()
             return False
-        return True
+        return now - self._alive_at <= LIVENESS_SECONDS
 
     def _subscribe(self, now: float) -> None:
         # After a fork the parent's connection is dropped, not closed: it is the parent's

@@ -2,7 +2,7 @@
 
 Userinfo and introspection keep the persons they read in process memory
 (`idp.oidc.person_cache`) and compare, on every request, the versions a copy was read under
-with the current ones, read in the same Store round trip as the revocation list. So every
+with the current ones, read with the revocation list (watched keys, usually from memory). So every
 committed change to what such a copy holds (`WATCHED`: status — ban, unban, closure —
 ``security_epoch`` — password reset, ban — and the claim columns: name, phone, document,
 real-name level) must replace the person's version; `watch` does it for every unit of work of
@@ -28,14 +28,14 @@ transaction.
   real commit (or dropped by the root's rollback; a rolled-back savepoint keeps them: one
   bump too many is harmless, one too few is not).
 
-A missing key never means "unchanged" — Redis may have been flushed or evicted it, or it
-expired: `ensure` gives it a fresh random value (SET NX, so a concurrent writer's value wins)
-before the reader reads the row. Values are random, never counters, so a key recreated after
-a flush cannot repeat a value cached before it.
+A missing key read from Redis never means "unchanged" — Redis may have been flushed or
+evicted it, or it expired: `ensure` gives it a fresh random value (SET NX, so a concurrent
+writer's value wins) before the reader reads the row. Values are random, never counters, so
+a key recreated after a flush cannot repeat a value cached before it.
 
 The keys are watched (`idp.store_watch`): `bump` and `ensure` announce every write, so a
-process answers them from memory while no announcement says otherwise (read with the
-revocation list, `idp.oidc.revoked`).
+process answers them from memory while no announcement says otherwise — for at most
+`store_watch.TRUST_SECONDS` after a loss it was not told of (a flush, an eviction).
 
 Writers outside the session factory (a raw connection) are not seen: there are none
 (`grep`), and `idp.oidc.person_cache.MAX_AGE` bounds what a missed change could cost.

@@ -45,7 +45,7 @@ from idp.accounts.models import Person
 from idp.federation import peer_clients
 from idp.oidc import refresh, refresh_driver
 from idp.oidc.client_credentials import PERSON_SCOPES
-from idp.oidc.introspection import IntrospectionEndpoint, is_access_token
+from idp.oidc.introspection import IntrospectionEndpoint, is_access_token, issued_to
 from idp.oidc.models import Client, RefreshToken
 from idp.oidc.oauth_request import secure_transport
 from idp.oidc.server import IdpAuthorizationServer, log_machine_token
@@ -337,7 +337,8 @@ class ExpressLane:
 
     def introspect(self, environ: dict[str, Any]) -> Answer:
         """RFC 7662 §2 for access tokens, in introspection.IntrospectionEndpoint's order:
-        the caller is authenticated before the token is read."""
+        the caller is authenticated before the token is read, and the token checked to be
+        the caller's before its person is."""
         self._require_secure_transport(environ)
         form = read_form(environ, _INTROSPECT_PARAMETERS)
         token = form.get("token")
@@ -353,7 +354,8 @@ class ExpressLane:
             db = self._reader(stack)
             client = self._client(credentials, "introspection", db)
             verified = server.verifier.verify(token, with_person_version=True)  # type: ignore[arg-type]
-            found = endpoint._access(verified, db) if verified is not None else None
+            found = endpoint._access(verified, db) \
+                if verified is not None and issued_to(verified, client) else None
         if found is None or not endpoint.check_permission(found, client, None) \
                 or not found.active:
             payload: dict[str, Any] = {"active": False}

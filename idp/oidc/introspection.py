@@ -11,10 +11,12 @@ subject *at the target*, which the requester must not learn (pairwise subjects).
 and it is inactive once any of them is disabled.
 
 The caller is authenticated first (authlib's order, RFC 7662 §2.1), so nothing about the
-token — not even what reading it costs — reaches a caller that has not. Then at most one
-Store round trip per access token (issue 2 "Performance"): the token's revocation entries
-and its person's versions (`idp.oidc.person_cache`), watched keys usually answered from
-memory (`idp.store_watch`).
+token — not even what reading it costs — reaches a caller that has not; and an access token
+is checked to be the caller's (`issued_to`, from its signed claims) before its person or
+authority is read, so another client holding it learns no more than from a revoked one.
+Then at most one Store round trip per access token (issue 2 "Performance"): the token's
+revocation entries and its person's versions (`idp.oidc.person_cache`), watched keys
+usually answered from memory (`idp.store_watch`).
 """
 
 from __future__ import annotations
@@ -56,13 +58,25 @@ class Introspected:
 class IntrospectionEndpoint(_IntrospectionEndpoint):
     CLIENT_AUTH_METHODS = CONFIDENTIAL_METHODS
 
-    def query_token(self, token_string, token_type_hint):  # type: ignore[no-untyped-def]
-        server = self.server
-        if not isinstance(token_string, str):
-            return None
+    def authenticate_token(self, request, client):  # type: ignore[no-untyped-def]
+        """authlib's, with an access token checked to be ``client``'s before `_access`."""
+        self.check_params(request, client)
+        token_string = request.form["token"]
         if is_access_token(token_string):
-            verified = server.verifier.verify(token_string, with_person_version=True)
-            return self._access(verified) if verified else None
+            verified = self.server.verifier.verify(token_string, with_person_version=True)
+            token = self._access(verified) \
+                if verified is not None and issued_to(verified, client) else None
+        else:
+            token = self.query_token(token_string, request.form.get("token_type_hint"))
+        if token and self.check_permission(token, client, request):
+            return token
+        return None
+
+    def query_token(self, token_string, token_type_hint):  # type: ignore[no-untyped-def]
+        """A refresh token (access tokens: `authenticate_token`)."""
+        server = self.server
+        if not isinstance(token_string, str) or is_access_token(token_string):
+            return None
         row = refresh.find(server.db(), server.settings.secret_key, token_string)
         return self._refresh(row) if row else None
 
@@ -134,6 +148,14 @@ class IntrospectionEndpoint(_IntrospectionEndpoint):
 
     def introspect_token(self, token: Introspected) -> dict[str, Any]:
         return {"active": True, **token.payload}
+
+
+def issued_to(verified: VerifiedAccessToken, client: Any) -> bool:
+    """Whether ``client`` may introspect the access token: `check_permission`'s rule, on the
+    signed claims alone (an exchanged token, RFC 8693, is its audience's)."""
+    claims = verified.claims
+    owner = claims.get("aud") if "act" in claims else claims.get("client_id")
+    return bool(owner == client.client_id)
 
 
 def is_access_token(token: Any) -> bool:

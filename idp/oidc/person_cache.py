@@ -5,10 +5,11 @@ Both endpoints need, on every request, the token's person: active, with the
 decrypted. Reading that row was most of their cost (bench/README.md, rounds 1-4). Each
 process therefore keeps a `PersonSnapshot` per person, tagged with the versions
 (`idp.accounts.versions`) it was read under, and uses it only while those versions are the
-current ones — read by `AccessTokenVerifier.verify` in the same Store round trip as the
-revocation list (``with_person_version``). Every committed ban, unban, closure, epoch bump
-(password reset) and claim change replaces the person's version after the commit, so it
-takes effect on the very next request in every process, exactly as reading the row did.
+current ones — read by `AccessTokenVerifier.verify` with the revocation list
+(``with_person_version``; watched keys, `idp.store_watch`). Every committed ban, unban,
+closure, epoch bump (password reset) and claim change replaces and announces the person's
+version after the commit, so it takes effect on the very next request in every process (an
+announcement late in transit: within `store_watch.TRUST_SECONDS`).
 
 A version missing from the Store means "read the database" (`versions.ensure` creates a
 fresh one *before* the row is read, so a concurrent commit cannot hide behind it). `MAX_AGE`

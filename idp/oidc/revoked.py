@@ -39,7 +39,8 @@ class RevocationList:
         return found
 
     def is_revoked(self, claims: dict[str, object]) -> bool:
-        """True when the token's id, grant or session has been revoked (one round trip)."""
+        """True when the token's id, grant or session has been revoked (at most one round
+        trip)."""
         return self.check(claims)[0]
 
     def check(self, claims: dict[str, object], extra: list[str] | None = None

@@ -4,8 +4,8 @@ Access tokens carry, besides the RFC 9068 claims, a private ``ctx`` claim: the p
 database id and ``security_epoch`` at issue, encrypted with the node's data key so relying
 parties learn nothing (a bare id would link pairwise subjects). Userinfo and introspection
 decrypt it and compare the epoch with the person's current one (`idp.oidc.person_cache`: a
-copy checked against the person's version in the same Store round trip as the revocation
-list, else one indexed read), so a ban or a password reset refuses every outstanding token at
+copy checked against the person's version, read with the revocation list, else one indexed
+read), so a ban or a password reset refuses every outstanding token at
 once without any revocation entry.
 """
 

@@ -249,7 +249,7 @@ def test_resume_reads_and_writes_the_store_once_each(client, platform, citizen, 
     calls = record_store_calls(platform.store, monkeypatch)
     resp = _resume(client, tx)
     assert "code" in query(resp.location)
-    assert calls == ["get", "get", "write"]
+    assert calls == ["get", "watched_get", "get", "write"]
     monkeypatch.undo()
     assert redeem(client, rp, query(resp.location)["code"], pkce).status_code == 200
     assert platform.login_txs.load(tx.id) is None

@@ -1,7 +1,8 @@
 """The per-process person copies of userinfo and introspection (idp/oidc/person_cache.py,
 idp/accounts/versions.py): every change to a person — made by another process on the same
 database and Store — takes effect on the very next request; a missing version means the
-database; a warm userinfo reads no SQL and introspection makes one Store round trip."""
+database; a warm userinfo or introspection reads no SQL and, with Redis, makes no Store
+round trip."""
 
 from __future__ import annotations
 
@@ -429,3 +430,50 @@ def test_the_document_number_is_not_kept_in_clear(platform, citizen):
     number = cache.decrypted.id_number(snapshot)
     assert number == CITIZEN["id_number"]
     assert number not in snapshot.plain.values()
+
+
+@pytest.mark.parametrize("lane", [True, False], ids=["express-lane", "flask"])
+def test_another_client_learns_nothing_and_the_person_is_not_read(
+        client, platform, rp, token, monkeypatch, lane):
+    """Introspection by an authenticated client the token was not issued to: inactive,
+    decided from the token's signed claims before its person is looked at (review of
+    d9ee11a, L5), by the express lane and by the Flask path alike."""
+    from idp.oidc import express, introspection
+
+    warm(client, rp, token)
+    stranger = register(platform, scope=SCOPE)
+    looked_up: list[Any] = []
+    real_live = person_cache.live
+    monkeypatch.setattr(person_cache, "live",
+                        lambda *a, **kw: looked_up.append(a) or real_live(*a, **kw))
+    checked: list[str] = []
+    for module in (express, introspection):
+        monkeypatch.setattr(module, "issued_to", lambda v, c, _m=module.__name__, _f=(
+            introspection.issued_to): checked.append(_m) or _f(v, c))
+    # An unknown parameter is left to the Flask path (express.read_form).
+    data = {"token": token} if lane else {"token": token, "unknown_parameter": "x"}
+    resp = client.post("/introspect", data=data, headers=stranger.basic())
+    assert resp.status_code == 200 and resp.get_json() == {"active": False}
+    assert checked == [express.__name__ if lane else introspection.__name__]
+    assert looked_up == []
+    assert introspect(client, rp, token)["active"] is True and len(looked_up) == 1
+
+
+@pytest.mark.parametrize("endpoint", ["userinfo", "introspect"])
+def test_an_unreadable_revocation_list_tells_no_claims(client, platform, rp, token,
+                                                       monkeypatch, endpoint):
+    """Fail closed: the watched read of the token's entries raising is a 500, never an
+    answer that skipped the check."""
+    warm(client, rp, token)
+    client.application.testing = False  # errors answered by the handlers, as in production
+
+    def down(*_: Any) -> None:
+        raise ConnectionError("store down")
+
+    monkeypatch.setattr(platform.store, "watched_mget", down)
+    if endpoint == "userinfo":
+        resp = userinfo(client, token)
+    else:
+        resp = client.post("/introspect", data={"token": token}, headers=rp.basic())
+    assert resp.status_code == 500
+    assert b"sub" not in resp.data and b"active" not in resp.data

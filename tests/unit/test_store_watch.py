@@ -184,20 +184,39 @@ def test_without_a_subscription_every_read_goes_to_redis(first, second, monkeypa
 
 
 @pytest.mark.postgres
-def test_a_read_that_raced_an_announcement_is_not_kept(first, second, monkeypatch):
-    first.announce("version", "v1", 60)
+@pytest.mark.parametrize("before", ["v1", None], ids=["changed", "created"])
+def test_a_read_that_raced_an_announcement_is_not_kept(first, second, monkeypatch, before):
+    """Neither an old value nor an absence read just before the announcement."""
+    if before is not None:
+        first.announce("version", before, 60)
     watch = second._watch
     real_read = watch._read
 
-    def read_then_changed(key: str) -> str | None:
-        value = real_read(key)  # the old value, then the change lands
-        first.announce(key, "v2", 60)
-        return value
+    def read_then_changed(*keys: str) -> list[str | None]:
+        values = real_read(*keys)  # the old value (or none), then the change lands
+        first.announce(keys[0], "v2", 60)
+        return values
 
     monkeypatch.setattr(watch, "_read", read_then_changed)
-    assert second.watched_get("version") == "v1"
+    assert second.watched_get("version") == before
     monkeypatch.setattr(watch, "_read", real_read)
     assert second.watched_get("version") == "v2"
+
+
+@pytest.mark.postgres
+def test_an_announcement_late_in_transit_is_bounded_by_the_trust(first, second, monkeypatch):
+    """The price of answering from memory: an announcement not yet delivered (a packet
+    resent, a backlog) hides the change until what memory holds is TRUST_SECONDS old."""
+    monkeypatch.setattr(store_watch, "TRUST_SECONDS", 0.3)
+    assert second.watched_get("entry") is None  # remembered: absent
+    conn = second._watch._conn
+    monkeypatch.setattr(conn, "can_read", lambda timeout=0: False)  # nothing delivered yet
+    first.announce("entry", "revoked", 60)
+    started = time.monotonic()
+    while second.watched_get("entry") is None:
+        assert time.monotonic() - started < 0.3 + 0.1
+        time.sleep(0.01)
+    assert time.monotonic() - started >= 0.2
 
 
 @pytest.mark.postgres
@@ -279,8 +298,31 @@ def test_a_subscription_that_stops_answering_is_given_up_and_made_again(first, s
     first.set("version", "v2", 60)  # a change this subscription will never tell
     time.sleep(0.15)
     sent = trips(second, monkeypatch)
-    assert second.watched_get("version") == "v2"
-    assert sent and second._watch._conn is not silent
+    assert second.watched_get("version") == "v2"  # no proof of life lately: read
+    assert sent and second._watch._conn is silent  # its PING is now out
+    time.sleep(0.15)
+    first.set("version", "v3", 60)
+    assert second.watched_get("version") == "v3"
+    assert second._watch._conn is not silent  # unanswered for LIVENESS_SECONDS: made again
+
+
+@pytest.mark.postgres
+def test_an_idle_spell_keeps_the_subscription(first, second, monkeypatch):
+    """A process without requests sends no PING; its next request sends one, reads what
+    it needs meanwhile, and the subscription stays once the PING is answered."""
+    monkeypatch.setattr(store_watch, "HEARTBEAT_SECONDS", 0.02)
+    monkeypatch.setattr(store_watch, "LIVENESS_SECONDS", 0.1)
+    monkeypatch.setattr(store_watch, "TRUST_SECONDS", 60.0)
+    first.announce("version", "v1", 60)
+    assert second.watched_get("version") == "v1"
+    conn = second._watch._conn
+    time.sleep(0.25)  # idle: no request, no PING
+    sent = trips(second, monkeypatch)
+    assert second.watched_get("version") == "v1"
+    assert len(sent) == 1  # read: no proof of life for LIVENESS_SECONDS
+    time.sleep(0.02)  # the PONG arrives
+    assert [second.watched_get("version") for _ in range(5)] == ["v1"] * 5
+    assert len(sent) == 1 and second._watch._conn is conn
 
 
 @pytest.mark.postgres
