@@ -28,8 +28,10 @@ Write = tuple[Any, ...]
 # The channel of `RedisStore.announce` (after the store's prefix), and the subscriber's
 # timeouts: it is made and read under the watch's lock, which request threads wait on.
 WATCH_CHANNEL = "watched"
+# The subscriber connection: short timeouts (it is read under the watch's lock), and RESP2
+# whatever the URL asks (store_watch.py reads pub/sub replies as RESP2 arrays).
 WATCH_TIMEOUTS = {"socket_timeout": 0.5, "socket_connect_timeout": 0.5,
-                  "socket_keepalive": True}
+                  "socket_keepalive": True, "protocol": 2}
 
 
 class Store(Protocol):

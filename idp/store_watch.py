@@ -7,7 +7,7 @@ what userinfo and introspection check a token against — its revocation entries
 Reading them was a whole round trip on requests that need no other, and a round trip costs
 the worker far more than its own syscalls: the thread sleeps, and the request resumes on
 cold caches (in process, client_credentials ≈ 95 µs of CPU without it against ≈ 390 µs
-with it; userinfo ≈ 43 against ≈ 200; bench/README.md, rounds 8 and 9).
+with it; userinfo ≈ 43 against 200–300; bench/README.md, rounds 8 and 9).
 
 So every write of a watched key — its creation included — is *announced*
 (`RedisStore.announce`, `announce_add`: the write, then PUBLISH, in one round trip), and
@@ -58,8 +58,8 @@ from collections.abc import Callable, Sequence
 import redis
 
 TRUST_SECONDS = 1.0
-# Entries remembered per process (≈ 215 bytes each): beyond it, the oldest go while they
-# are stale, and all of them if that frees nothing (a burst of distinct tokens).
+# Entries remembered per process (≈ 260 bytes each, key included): beyond it, the oldest go
+# while they are stale, and all of them if that frees nothing (a burst of distinct tokens).
 MAX_KNOWN = 50_000
 RESUBSCRIBE_SECONDS = 1.0
 # The subscription is PINGed after this long without proof of life (while requests come),
