@@ -26,10 +26,9 @@ from idp.store_watch import Watch
 # | ("sadd", key, member, ttl).
 Write = tuple[Any, ...]
 # The channel of `RedisStore.announce` (after the store's prefix), and the subscriber's
-# timeouts: it is made and read under the watch's lock, which request threads wait on.
+# options: short timeouts (it is made and read under the watch's lock, which request threads
+# wait on) and RESP2 whatever the URL asks (store_watch.py reads pub/sub replies as arrays).
 WATCH_CHANNEL = "watched"
-# The subscriber connection: short timeouts (it is read under the watch's lock), and RESP2
-# whatever the URL asks (store_watch.py reads pub/sub replies as RESP2 arrays).
 WATCH_TIMEOUTS = {"socket_timeout": 0.5, "socket_connect_timeout": 0.5,
                   "socket_keepalive": True, "protocol": 2}
 

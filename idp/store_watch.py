@@ -28,8 +28,8 @@ old. That covers
 - writes no announcement follows: expiry (harmless for every kind of watched key: a
   revocation entry outlives the token it names, and a version that expired did not change —
   whoever creates it again announces that), eviction or a flush of Redis, and a writer
-  that predates announcing (a node of an older release during a rolling upgrade; the
-  release notes say so).
+  that predates announcing (a node of an older release during a rolling upgrade;
+  docs/operations.md, "Serve").
 For comparison, a resource server that validates our JWT access tokens itself never sees a
 revocation before the token expires (10 minutes).
 

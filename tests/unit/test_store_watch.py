@@ -61,6 +61,14 @@ def trips(store: RedisStore, monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any,
     return sent
 
 
+def heartbeat(monkeypatch: pytest.MonkeyPatch, every: float, liveness: float) -> None:
+    """PINGs every ``every`` s, given up after ``liveness`` s; values trusted for as long
+    as the test needs (only the subscription's liveness decides)."""
+    monkeypatch.setattr(store_watch, "HEARTBEAT_SECONDS", every)
+    monkeypatch.setattr(store_watch, "LIVENESS_SECONDS", liveness)
+    monkeypatch.setattr(store_watch, "TRUST_SECONDS", 60.0)
+
+
 @pytest.mark.postgres
 def test_a_watched_key_is_read_once_then_answered_from_memory(first, second, monkeypatch):
     first.announce("version", "v1", 60)
@@ -281,9 +289,7 @@ def test_announcements_that_arrive_together_are_all_applied(first, second):
 
 @pytest.mark.postgres
 def test_a_subscription_answering_pings_stays_trusted(first, second, monkeypatch):
-    monkeypatch.setattr(store_watch, "HEARTBEAT_SECONDS", 0.05)
-    monkeypatch.setattr(store_watch, "LIVENESS_SECONDS", 0.4)
-    monkeypatch.setattr(store_watch, "TRUST_SECONDS", 60.0)
+    heartbeat(monkeypatch, 0.05, 0.4)
     first.announce("version", "v1", 60)
     assert second.watched_get("version") == "v1"
     sent = trips(second, monkeypatch)
@@ -299,9 +305,7 @@ def test_a_subscription_that_stops_answering_is_given_up_and_made_again(first, s
                                                                          monkeypatch):
     """A connection dropped without a reset (a firewall's idle timeout) looks alive to the
     socket: the PING that goes unanswered is what tells."""
-    monkeypatch.setattr(store_watch, "HEARTBEAT_SECONDS", 0.02)
-    monkeypatch.setattr(store_watch, "LIVENESS_SECONDS", 0.3)
-    monkeypatch.setattr(store_watch, "TRUST_SECONDS", 60.0)
+    heartbeat(monkeypatch, 0.02, 0.3)
     first.announce("version", "v1", 60)
     assert second.watched_get("version") == "v1"
     silent = second._watch._conn
@@ -321,9 +325,7 @@ def test_a_subscription_that_stops_answering_is_given_up_and_made_again(first, s
 def test_an_idle_spell_keeps_the_subscription(first, second, monkeypatch):
     """A process without requests sends no PING; its next request sends one, reads what
     it needs meanwhile, and the subscription stays once the PING is answered."""
-    monkeypatch.setattr(store_watch, "HEARTBEAT_SECONDS", 0.02)
-    monkeypatch.setattr(store_watch, "LIVENESS_SECONDS", 0.5)
-    monkeypatch.setattr(store_watch, "TRUST_SECONDS", 60.0)
+    heartbeat(monkeypatch, 0.02, 0.5)
     first.announce("version", "v1", 60)
     assert second.watched_get("version") == "v1"
     conn = second._watch._conn
