@@ -8,11 +8,13 @@ server CPU per request in every scenario (bench/README.md has the numbers).
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import socket
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -155,21 +157,45 @@ def init() -> None:
 
 _HANDED_OUT: set[int] = set()
 _HANDED_OUT_LOCK = threading.Lock()
+_EPHEMERAL = Path("/proc/sys/net/ipv4/ip_local_port_range")
 
 
 def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port that was free a moment ago (bind to port 0, read it, release it),
-    never one this process was given before: the kernel may hand a released port out
-    again at once, and two servers told the same port collide (CI saw nginx merge its
-    plain and TLS listeners that way)."""
+    """A TCP port that was free a moment ago, never one this process was given before.
+
+    Drawn from below the kernel's ephemeral range where there is one: a port in that range
+    may become the local end of any outgoing connection (to PostgreSQL, Redis, …) between
+    now and the moment a server binds it (CI saw a test server lose its port that way),
+    and the kernel may hand a just-released port out again at once (CI saw nginx merge its
+    plain and TLS listeners on one port).
+    """
     with _HANDED_OUT_LOCK:
-        while True:
+        for port in _candidates():
+            if port in _HANDED_OUT:
+                continue
             with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-                s.bind((host, 0))
+                try:
+                    s.bind((host, port))
+                except OSError:
+                    continue
                 port = int(s.getsockname()[1])
             if port not in _HANDED_OUT:
                 _HANDED_OUT.add(port)
                 return port
+    raise RuntimeError("no free TCP port")
+
+
+def _candidates() -> Iterator[int]:
+    """Random ports below the ephemeral range (10 000 of them), then port 0 (any)."""
+    try:
+        low = int(_EPHEMERAL.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 0
+    if low > 10_000 + 1024:
+        for _ in range(200):
+            yield random.randrange(low - 10_000, low)
+    while True:
+        yield 0
 
 
 def wait_for_port(host: str, port: int, timeout: float = 20.0) -> None:

@@ -35,13 +35,17 @@ class _KernelRepeating:
 
 def test_a_port_the_kernel_hands_out_again_is_skipped(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(serve, "_HANDED_OUT", set())
+    monkeypatch.setattr(serve, "_candidates", lambda: iter([0] * 10))
     monkeypatch.setattr(_KernelRepeating, "ports", iter([41001, 41001, 41001, 41002]))
     monkeypatch.setattr(serve.socket, "socket", _KernelRepeating)
     assert [serve.free_port(), serve.free_port()] == [41001, 41002]
 
 
-def test_the_ports_are_free_and_distinct() -> None:
+def test_the_ports_are_free_distinct_and_below_the_ephemeral_range() -> None:
+    """No outgoing connection can take them as its local port before a server binds them."""
+    low = int(serve._EPHEMERAL.read_text().split()[0])
     ports = [serve.free_port() for _ in range(50)]
     assert len(set(ports)) == 50
+    assert all(low - 10_000 <= port < low for port in ports)
     with socket.socket() as s:
         s.bind(("127.0.0.1", ports[-1]))  # nothing holds it
