@@ -91,16 +91,12 @@ class SessionStore:
         read it in the same `Store.mget` as other keys and pass the value to `load`."""
         return f"sso:{sid}" if sid and len(sid) <= 64 else None
 
-    def load(self, sid: str | None, raw: str | None | object = ...) -> SsoSession | None:
-        """The live session for ``sid``, refreshing its idle timer at most once a minute.
-
-        ``raw``: the value of `key` when the caller already read it.
-        """
+    def load(self, sid: str | None) -> SsoSession | None:
+        """The live session for ``sid``, refreshing its idle timer at most once a minute."""
         key = self.key(sid)
         if key is None:
             return None
-        if raw is ...:
-            raw = self._store.get(key)
+        raw = self._store.get(key)
         if not isinstance(raw, str):
             return None
         s = SsoSession(**json.loads(raw))

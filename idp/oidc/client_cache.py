@@ -66,17 +66,12 @@ class ClientCache:
         """The shared version (a watched key: from memory while unchanged, store_watch.py)."""
         return self._store.watched_get(VERSION_KEY)
 
-    def read_version(self) -> str | None:
-        """The version read from the Store whatever the watch knows: one round trip (after
-        a lost race to recreate it)."""
-        return self._store.get(VERSION_KEY)
-
     def _ensure(self) -> str | None:
         """A missing version recreated before the row is read (a concurrent writer's value
         wins: SET NX); None if it vanished again meanwhile (then cache nothing)."""
         fresh = random_token(12)
         return fresh if self._store.announce_add(VERSION_KEY, fresh, VERSION_TTL) \
-            else self.read_version()
+            else self._store.get(VERSION_KEY)  # the winner's, read past the watch
 
     def get(self, client_id: str, loader: Callable[[str], Client | None]) -> Client | None:
         """The client (None when unknown), from memory while the version is unchanged."""
