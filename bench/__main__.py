@@ -2,7 +2,8 @@
 
 Starts ``idp serve`` with a fresh database, production argon2id parameters (m=19 MiB, t=2,
 p=1) and production (non-debug) settings, seeds people and a client, then drives each
-scenario from a separate process (bench/load.py) and reports requests/s, p50/p99 latency
+scenario from a separate process (``wrk`` for the token scenarios, bench/wrk.py; the flow
+from bench/load.py) and reports requests/s, p50/p99 latency
 and the server's CPU time per request, read from /proc for the master and every worker.
 Everything listens on and talks to 127.0.0.1 only; every run is bounded in count and time.
 """
@@ -20,6 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench import wrk
 from bench.procstat import cpu_seconds, rss_mib, tree
 from bench.setup import BenchDatabase, seed, services_env
 from idp.serve import DEFAULT_SERVER, DEFAULT_THREADS, free_port, wait_for_port
@@ -83,25 +85,41 @@ def start_server(env: dict[str, str], server: str, workers: int, threads: int,
     return proc
 
 
-def run_scenario(name: str, cfg: dict[str, Any], server_pid: int) -> dict[str, Any]:
-    """Warm up, then measure one scenario; CPU is the server tree's delta around the run."""
+def run_scenario(name: str, cfg: dict[str, Any], server_pid: int,
+                 load: str = "wrk", scale: float = 1.0) -> dict[str, Any]:
+    """Warm up, then measure one scenario; CPU is the server tree's delta around the run.
+
+    ``load="wrk"`` drives the token scenarios with ``wrk`` (bench/wrk.py) for the
+    scenario's seconds times ``scale``; otherwise ``bench.load`` runs its iterations.
+    """
     count, seconds, warmup = cfg.pop("budget")
-    load = subprocess.Popen([sys.executable, "-m", "bench.load"], cwd=ROOT, text=True,
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-    assert load.stdin and load.stdout
-    load.stdin.write(json.dumps({**cfg, "scenario": name, "count": count, "seconds": seconds,
-                                 "warmup": warmup}) + "\n")
-    load.stdin.flush()
-    if load.stdout.readline().strip() != "ready":
-        load.kill()
+    if load == "wrk" and name in wrk.SCENARIOS:
+        pids = tree(server_pid)
+        start: list[float] = []
+        result = wrk.run({**cfg, "scenario": name}, seconds * scale,
+                         on_start=lambda: start.append(cpu_seconds(pids)))
+        return _per_request(name, result, cpu_seconds(pids) - start[0])
+    generator = subprocess.Popen([sys.executable, "-m", "bench.load"], cwd=ROOT, text=True,
+                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    assert generator.stdin and generator.stdout
+    generator.stdin.write(json.dumps({**cfg, "scenario": name, "count": count,
+                                      "seconds": seconds, "warmup": warmup}) + "\n")
+    generator.stdin.flush()
+    if generator.stdout.readline().strip() != "ready":
+        generator.kill()
         raise RuntimeError(f"load generator failed during warm-up of {name}")
     pids = tree(server_pid)
     cpu0 = cpu_seconds(pids)
-    load.stdin.write("go\n")
-    load.stdin.flush()
-    result = json.loads(load.stdout.readline())
+    generator.stdin.write("go\n")
+    generator.stdin.flush()
+    result = json.loads(generator.stdout.readline())
     cpu = cpu_seconds(pids) - cpu0
-    load.wait(timeout=30)
+    generator.wait(timeout=30)
+    result["load"] = "python"
+    return _per_request(name, result, cpu)
+
+
+def _per_request(name: str, result: dict[str, Any], cpu: float) -> dict[str, Any]:
     result["server_cpu_us"] = cpu / result["ok"] * 1e6 if result["ok"] else float("nan")
     result["target_us"] = TARGETS_US[name]
     return result
@@ -109,13 +127,14 @@ def run_scenario(name: str, cfg: dict[str, Any], server_pid: int) -> dict[str, A
 
 def table(results: dict[str, dict[str, Any]], rss: dict[str, float], meta: dict[str, Any]) -> str:
     lines = [f"server: {meta['server']}, {meta['workers']} workers × {meta['threads']} "
-             f"threads; load: {meta['concurrency']} "
-             f"concurrent from a separate process; {meta['cores']} cores; PostgreSQL + Redis",
-             "", f"{'scenario':33} {'ok':>6} {'err':>4} {'req/s':>8} {'p50 ms':>8} "
-             f"{'p99 ms':>8} {'CPU µs/req':>11} {'target':>8}"]
+             f"threads; load: {meta['concurrency']} connections from a separate "
+             f"process; {meta['cores']} cores; PostgreSQL + Redis",
+             "", f"{'scenario':33} {'load':>6} {'ok':>7} {'err':>4} {'req/s':>8} "
+             f"{'p50 ms':>8} {'p99 ms':>8} {'CPU µs/req':>11} {'target':>8}"]
     for name, r in results.items():
         verdict = "ok" if r["server_cpu_us"] <= r["target_us"] else "MISSED"
-        lines.append(f"{LABELS[name]:33} {r['ok']:6d} {r['errors']:4d} {r['rps']:8.1f} "
+        lines.append(f"{LABELS[name]:33} {r['load']:>6} {r['ok']:7d} {r['errors']:4d} "
+                     f"{r['rps']:8.1f} "
                      f"{r['p50_ms']:8.2f} {r['p99_ms']:8.2f} {r['server_cpu_us']:11.0f} "
                      f"{r['target_us']:>7} {verdict}")
     worst = max(rss["workers"]) if rss["workers"] else 0.0
@@ -139,7 +158,10 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--workers", type=int, default=cores)
     p.add_argument("--threads", type=int, default=DEFAULT_THREADS)
     p.add_argument("--concurrency", type=int, default=2 * cores)
-    p.add_argument("--scale", type=float, default=1.0, help="multiply iteration counts")
+    p.add_argument("--scale", type=float, default=1.0,
+                   help="multiply iteration counts and wrk's seconds")
+    p.add_argument("--load", choices=["wrk", "python"], default="wrk",
+                   help="what drives the token scenarios (the flow is always bench.load)")
     p.add_argument("--users", type=int, default=20)
     p.add_argument("--only", nargs="*", choices=list(BUDGET), default=list(BUDGET))
     return p.parse_args()
@@ -167,7 +189,8 @@ def main() -> int:
                 count, seconds, warmup = BUDGET[name]
                 budget = (max(1, int(count * args.scale)), seconds, warmup)
                 print(f"· {LABELS[name]} …", file=sys.stderr, flush=True)
-                r = run_scenario(name, {**base, "tokens": tokens, "budget": budget}, server.pid)
+                r = run_scenario(name, {**base, "tokens": tokens, "budget": budget}, server.pid,
+                                 args.load, args.scale)
                 if name == "flow":
                     tokens = r.pop("tokens")
                     if not tokens:
@@ -183,7 +206,7 @@ def main() -> int:
             server.wait(timeout=30)
             drop_keys(redis_url, env["IDP_REDIS_PREFIX"])
     meta = {"server": args.server, "workers": args.workers, "threads": args.threads,
-            "concurrency": args.concurrency,
+            "concurrency": args.concurrency, "load": args.load,
             "cores": os.cpu_count(), "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     report = table({n: results[n] for n in BUDGET if n in results}, rss, meta)
     print(report)

@@ -51,6 +51,7 @@ missing_packages() {
     [ -x /usr/sbin/nginx ] || pkgs+=(nginx)  # tests/gateway: the legacy gateway under a real nginx
     command -v node >/dev/null || pkgs+=(nodejs)  # tests/connectors: connectors/node (needs node >= 20)
     command -v npm >/dev/null || pkgs+=(npm)
+    command -v wrk >/dev/null || pkgs+=(wrk)  # bench/wrk.py (make bench) and tests/unit/test_bench_wrk.py
     echo "${pkgs[@]}"
 }
 
