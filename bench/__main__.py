@@ -94,11 +94,12 @@ def run_scenario(name: str, cfg: dict[str, Any], server_pid: int,
     """
     count, seconds, warmup = cfg.pop("budget")
     if load == "wrk" and name in wrk.SCENARIOS:
+        driver = wrk.Wrk({**cfg, "scenario": name})
+        driver.warm_up()
         pids = tree(server_pid)
-        start: list[float] = []
-        result = wrk.run({**cfg, "scenario": name}, seconds * scale,
-                         on_start=lambda: start.append(cpu_seconds(pids)))
-        return _per_request(name, result, cpu_seconds(pids) - start[0])
+        cpu0 = cpu_seconds(pids)
+        result = driver.measure(seconds * scale)
+        return _per_request(name, result, cpu_seconds(pids) - cpu0)
     generator = subprocess.Popen([sys.executable, "-m", "bench.load"], cwd=ROOT, text=True,
                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     assert generator.stdin and generator.stdout
@@ -134,8 +135,8 @@ def table(results: dict[str, dict[str, Any]], rss: dict[str, float], meta: dict[
     for name, r in results.items():
         verdict = "ok" if r["server_cpu_us"] <= r["target_us"] else "MISSED"
         lines.append(f"{LABELS[name]:33} {r['load']:>6} {r['ok']:7d} {r['errors']:4d} "
-                     f"{r['rps']:8.1f} "
-                     f"{r['p50_ms']:8.2f} {r['p99_ms']:8.2f} {r['server_cpu_us']:11.0f} "
+                     f"{r['rps']:8.1f} {r['p50_ms']:8.2f} {r['p99_ms']:8.2f} "
+                     f"{r['server_cpu_us']:11.0f} "
                      f"{r['target_us']:>7} {verdict}")
     worst = max(rss["workers"]) if rss["workers"] else 0.0
     lines += ["", f"RSS after the run: workers {', '.join(f'{v:.0f}' for v in rss['workers'])} "

@@ -14,7 +14,6 @@ from __future__ import annotations
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,26 +23,30 @@ SCRIPT = Path(__file__).with_name("wrk.lua")
 SCENARIOS = ("cc", "refresh", "userinfo", "introspect")
 
 
-def run(cfg: dict[str, Any], seconds: float,
-        on_start: Callable[[], None] | None = None) -> dict[str, Any]:
-    """Warm up for a second, then run ``cfg['scenario']`` for ``seconds`` (whole seconds,
-    at least one: wrk's unit).
+class Wrk:
+    """One scenario under wrk: `warm_up` for a second, then `measure` (the caller reads the
+    server's CPU between the two, as around bench/load.py's "go").
 
-    ``on_start`` is called between the two (the caller reads the server's CPU there). The
-    result has ``bench.load``'s keys. Refresh tokens rotated in the warm-up are carried
-    into the measured run, and one that may have been rotated unseen is never sent again.
+    Refresh tokens rotated in the warm-up are carried into the measured run, and one that
+    may have been rotated unseen is never sent again.
     """
-    name = cfg["scenario"]
-    if name not in SCENARIOS:
-        raise ValueError(f"wrk drives {', '.join(SCENARIOS)}, not {name}")
-    if shutil.which("wrk") is None:
-        raise RuntimeError("wrk is not installed (scripts/services.sh installs it); "
-                           "or measure with --load python")
-    tokens = [dict(t) for t in cfg.get("tokens", [])]
-    _wrk(cfg, tokens, 1, "warm-up")
-    if on_start:
-        on_start()
-    return _wrk(cfg, tokens, seconds, "run")
+
+    def __init__(self, cfg: dict[str, Any]) -> None:
+        if cfg["scenario"] not in SCENARIOS:
+            raise ValueError(f"wrk drives {', '.join(SCENARIOS)}, not {cfg['scenario']}")
+        if shutil.which("wrk") is None:
+            raise RuntimeError("wrk is not installed (scripts/services.sh installs it); "
+                               "or measure with --load python")
+        self.cfg = cfg
+        self.tokens = [dict(t) for t in cfg.get("tokens", [])]
+
+    def warm_up(self) -> None:
+        _wrk(self.cfg, self.tokens, 1, "warm-up")
+
+    def measure(self, seconds: float) -> dict[str, Any]:
+        """Run for ``seconds`` (whole seconds, at least one: wrk's unit); the result has
+        ``bench.load``'s keys."""
+        return _wrk(self.cfg, self.tokens, seconds, "run")
 
 
 def _wrk(cfg: dict[str, Any], tokens: list[dict[str, Any]], seconds: float,

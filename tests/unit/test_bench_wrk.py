@@ -129,6 +129,13 @@ def serve() -> Iterator[Any]:
         server.server_close()
 
 
+def run(cfg: dict[str, Any]) -> dict[str, Any]:
+    """A second's warm-up, then a second measured."""
+    driver = wrk.Wrk(cfg)
+    driver.warm_up()
+    return driver.measure(1)
+
+
 def config(base: str, scenario: str, tokens: list[dict[str, str]]) -> dict[str, Any]:
     return {"base": base, "scenario": scenario, "concurrency": 3, "tokens": tokens,
             "client_id": CLIENT[0], "client_secret": CLIENT[1]}
@@ -145,7 +152,7 @@ def test_refresh_tokens_are_each_sent_once_across_warm_up_and_run(serve: Any) ->
     stops is never resent (the bug: the next run reused it and revoked its family)."""
     tokens = refresh_tokens(12)
     platform = Platform({t["refresh_token"] for t in tokens}, set())
-    result = wrk.run(config(serve(platform), "refresh", tokens), 1)
+    result = run(config(serve(platform), "refresh", tokens))
     assert platform.reused == []
     assert result["errors"] == 0 and result["ok"] > 150
     assert len(platform.spent_refresh) >= result["ok"]  # warm-up spent some too
@@ -157,7 +164,7 @@ def test_a_refresh_token_whose_answer_was_lost_is_not_sent_again(serve: Any) -> 
     and asks for a request, which must not be that token (a reuse revokes the family)."""
     tokens = refresh_tokens(12)
     platform = Platform({t["refresh_token"] for t in tokens}, set(), hang_up_after_rotating=2)
-    result = wrk.run(config(serve(platform), "refresh", tokens), 1)
+    result = run(config(serve(platform), "refresh", tokens))
     assert platform.hang_ups == 0  # both answers were lost
     assert platform.reused == []
     assert result["ok"] > 150
@@ -165,13 +172,15 @@ def test_a_refresh_token_whose_answer_was_lost_is_not_sent_again(serve: Any) -> 
 
 
 def test_every_request_the_server_served_is_counted(serve: Any) -> None:
-    """ok + errors is what the server answered after on_start, give or take the requests
-    in flight at either end: the CPU read at on_start is divided by the right count."""
+    """ok + errors is what the server answered between warm-up and the end, give or take
+    the requests in flight at either end: the CPU read there is divided by the right count."""
     live = [f"token-{i}" for i in range(6)]
     platform = Platform(set(), set(live))
     tokens = [{"access_token": t} for t in [*live, "dead-1"]]
-    result = wrk.run(config(serve(platform), "userinfo", tokens), 1,
-                     on_start=platform.start_counting)
+    driver = wrk.Wrk(config(serve(platform), "userinfo", tokens))
+    driver.warm_up()
+    platform.start_counting()  # where bench reads the server's CPU
+    result = driver.measure(1)
     counted = result["ok"] + result["errors"]
     assert counted <= platform.served <= counted + 2 * 3
 
@@ -186,7 +195,7 @@ def test_only_good_answers_count(serve: Any, scenario: str, dead: int,
     live = [f"token-{i}" for i in range(6)]
     platform = Platform(set(), set(live))
     tokens = [{"access_token": t} for t in live + [f"dead-{i}" for i in range(dead)]]
-    result = wrk.run(config(serve(platform), scenario, tokens), 1)
+    result = run(config(serve(platform), scenario, tokens))
     assert platform.paths == {path}
     assert result["ok"] > 3 * wrk.REQUESTS_PER_CONNECTION
     if dead:
@@ -201,7 +210,7 @@ def test_connections_are_reopened_now_and_then(serve: Any) -> None:
     """Every REQUESTS_PER_CONNECTION-th request asks to close, so a run's connections
     are spread over the server's workers by many draws (bench/load.py, round 8)."""
     platform = Platform(set(), {"t"})
-    result = wrk.run(config(serve(platform), "userinfo", [{"access_token": "t"}] * 3), 1)
+    result = run(config(serve(platform), "userinfo", [{"access_token": "t"}] * 3))
     assert result["errors"] == 0
     expected = result["ok"] // wrk.REQUESTS_PER_CONNECTION
     assert platform.closes >= expected > 0
@@ -213,7 +222,7 @@ def test_a_server_that_is_not_there_is_an_error_not_a_zero() -> None:
         bound.bind(("127.0.0.1", 0))
         base = f"http://127.0.0.1:{bound.getsockname()[1]}"
         with pytest.raises(RuntimeError, match="wrk failed in the warm-up of cc"):
-            wrk.run(config(base, "cc", []), 1)
+            run(config(base, "cc", []))
 
 
 @pytest.mark.parametrize(("scenario", "tokens", "error"), [
@@ -225,4 +234,4 @@ def test_what_wrk_cannot_drive_is_refused_before_it_starts(scenario: str, tokens
                                                            error: str) -> None:
     given = refresh_tokens(tokens)
     with pytest.raises((RuntimeError, ValueError), match=error):
-        wrk.run(config("http://127.0.0.1:1", scenario, given), 1)
+        run(config("http://127.0.0.1:1", scenario, given))
