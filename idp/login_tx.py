@@ -1,8 +1,10 @@
 """Login transactions: the hand-off between `/authorize` and the login pages (DESIGN.md §2-5).
 
 `/authorize` stores what the relying party asked for and sends the browser to
-``/login?tx=<id>``; the login pages authenticate the person, start the SSO session, and send
-the browser back to ``/authorize/resume?tx=<id>``, where the request is re-evaluated.
+``/login?tx=<id>``; the login pages authenticate the person, start the SSO session, and
+re-evaluate the request as ``/authorize/resume?tx=<id>`` does — in the same request when the
+login's last step leaves nothing pending (`idp.web.flow.onward`), else by sending the
+browser there once the remaining steps are done.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 authlib validates the request; this module decides whether the browser must go to the
 login pages (``/login?tx=…``), to the consent page, or back to the client with a code.
-The same flow re-runs from a stored login transaction at ``/authorize/resume``.
+The same flow re-runs from a stored login transaction at ``/authorize/resume`` (or within
+the login's last step, `idp.web.flow.onward`).
 Requests that cannot be answered safely at the client (unknown client, unregistered
 redirect URI) get an error page and no redirect (RFC 6749 §4.1.2.1).
 """

@@ -15,6 +15,7 @@ from authlib.oauth2 import OAuth2Error
 from flask import Blueprint, Response, current_app, g, jsonify, render_template, request, session
 from flask_babel import gettext as _
 
+from idp.login_tx import LoginTransaction
 from idp.oidc import authorize, consent, logout
 from idp.oidc.discovery import provider_metadata
 from idp.oidc.server import IdpAuthorizationServer
@@ -108,7 +109,15 @@ def authorize_endpoint() -> Response:
 @bp.get("/authorize/resume")
 def authorize_resume() -> Response:
     """Where the login pages send the browser back (login_tx.py)."""
-    tx = current_platform().login_txs.load(request.args.get("tx"))
+    return resume(current_platform().login_txs.load(request.args.get("tx")))
+
+
+def resume(tx: LoginTransaction | None) -> Response:
+    """Re-run the waiting authorization request ``tx`` with the current SSO session.
+
+    Also called by the login pages themselves once their transaction has committed
+    (`idp.web.flow.onward`), so the browser goes straight back to the client.
+    """
     if tx is None or tx.extra.get("kind") != "login":
         return authorize.error_page(_("登录已过期,请返回原网站重新发起登录。"))
     multi = {k: [v] for k, v in tx.params.items() if isinstance(v, str)}

@@ -144,6 +144,26 @@ def next_url(s: SsoSession, tx: LoginTransaction | None) -> str:
     return stepup_url(s, tx) or client_return_url(tx)
 
 
+def onward(resp: Response, tx: LoginTransaction | None) -> Response:
+    """A login step's answer — with the hop through ``/authorize/resume`` taken here.
+
+    When a step leaves nothing pending, its redirect only sends the browser to the resume,
+    which re-runs the authorization request and redirects again, to the client. The
+    resume runs in this request instead (`idp.oidc.views.resume`: the same checks, the
+    same session, after this step's transaction has committed), so the browser gets the
+    client's answer at once: one request and its reads fewer per login (issue 2,
+    "Performance"). The step's cookies (the new SSO session) go with that answer.
+    """
+    if tx is None or resp.location != f"{RESUME_PATH}?{urlencode({'tx': tx.id})}":
+        return resp
+    from idp.oidc.views import resume  # the protocol blueprint builds on these pages
+
+    answer = resume(tx)
+    for cookie in resp.headers.getlist("Set-Cookie"):
+        answer.headers.add("Set-Cookie", cookie)
+    return answer
+
+
 # -- sessions --------------------------------------------------------------------------------
 
 def begin_session(db: Session, person: Person, amr: list[str],

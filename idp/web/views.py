@@ -71,7 +71,9 @@ def password_login():  # type: ignore[no-untyped-def]
         result = flow.login_service(db).password(identifier, password)
         if result.ok:
             assert result.person is not None
-            return flow.begin_session(db, result.person, ["pwd"], tx)
+            signed_in = flow.begin_session(db, result.person, ["pwd"], tx)
+    if result.ok:  # after the commit: the resume reads what the login wrote
+        return flow.onward(signed_in, tx)
     return _page("login.html", tx, _STATUS[result.outcome],
                  error=messages.password_login(result), identifier=identifier)
 
@@ -105,7 +107,9 @@ def sms_login():  # type: ignore[no-untyped-def]
         result = flow.login_service(db).sms(flow.sms_codes(), phone, code)
         if result.ok:
             assert result.person is not None
-            return flow.begin_session(db, result.person, ["sms"], tx)
+            signed_in = flow.begin_session(db, result.person, ["sms"], tx)
+    if result.ok:  # after the commit: the resume reads what the login wrote
+        return flow.onward(signed_in, tx)
     return _page("login_sms.html", tx, _STATUS[result.outcome], phone=phone, sent=True,
                  error=messages.sms_login(result))
 
@@ -154,7 +158,7 @@ def second_factor():  # type: ignore[no-untyped-def]
     if result.ok:
         s.amr = [m for m in s.amr if m not in ("otp", "mfa")] + ["otp", "mfa"]
         current_platform().sessions.complete_step(s, "totp")
-        return redirect(flow.next_url(s, tx))
+        return flow.onward(redirect(flow.next_url(s, tx)), tx)
     return _second_factor_failed(tx, s, result)
 
 
@@ -203,7 +207,7 @@ def password_change():  # type: ignore[no-untyped-def]
         notices = flow.end_other_sessions(db, s.person_id, s.sid)
     send_notices(current_platform(), notices)
     current_platform().sessions.complete_step(s, "password_change")
-    return redirect(flow.next_url(s, tx))
+    return flow.onward(redirect(flow.next_url(s, tx)), tx)
 
 
 def new_password_error(new: str, confirm: str) -> str | None:

@@ -81,6 +81,32 @@ def make_tx(platform, **fields):  # type: ignore[no-untyped-def]
     return platform.login_txs.create(**values)
 
 
+class Waiting:
+    """An authorization request waiting for the login pages, started at /authorize."""
+
+    def __init__(self, client: FlaskClient, platform, client_fields: dict | None = None,  # type: ignore[no-untyped-def]
+                 **extra: str) -> None:
+        from tests.oidc.helpers import Pkce, auth_params, authorize, register
+
+        self.rp = register(platform, **(client_fields or {}))
+        self.pkce = Pkce()
+        self.params = auth_params(self.rp, self.pkce, **extra)
+        resp = authorize(client, self.params)
+        assert resp.status_code == 302 and resp.location.startswith("/login?tx="), resp.location
+        self.tx = platform.login_txs.load(resp.location.split("tx=")[1])
+        assert self.tx is not None
+
+    def code_in(self, resp) -> str:  # type: ignore[no-untyped-def]
+        """The code of the client's redirect ``resp`` (asserting it is that redirect)."""
+        from tests.oidc.helpers import query
+
+        assert resp.status_code == 302, resp.get_data(as_text=True)
+        assert resp.location.startswith(self.rp.redirect_uri + "?"), resp.location
+        got = query(resp.location)
+        assert got["state"] == self.params["state"] and "error" not in got, got
+        return got["code"]
+
+
 def enable_totp(platform, person_id: int) -> str:  # type: ignore[no-untyped-def]
     """Enrol and confirm TOTP for a person directly through the service; return the secret."""
     from idp.accounts.totp import Totp

@@ -6,7 +6,7 @@ import pytest
 
 from idp.accounts.models import AccountStatus, Person
 from idp.accounts.service import Accounts
-from tests.web.conftest import audit_actions, login, make_tx, post, sso_cookie
+from tests.web.conftest import Waiting, audit_actions, login, post, sso_cookie
 
 NEW = "N3w-Passw0rd!"
 
@@ -105,7 +105,8 @@ def reset_citizen(make_citizen, platform):  # type: ignore[no-untyped-def]
 
 
 def test_forced_password_change(client, reset_citizen, platform):
-    tx = make_tx(platform)
+    waiting = Waiting(client, platform)
+    tx = waiting.tx
     resp = login(client, reset_citizen.id_number, reset_citizen.password, url=f"/login?tx={tx.id}")
     assert resp.headers["Location"] == f"/password/change?tx={tx.id}"
     sid = sso_cookie(client)
@@ -119,7 +120,7 @@ def test_forced_password_change(client, reset_citizen, platform):
     assert weak.status_code == 400
     done = post(client, f"/password/change?tx={tx.id}",
                 {"new_password": NEW, "confirm_password": NEW})
-    assert done.headers["Location"] == f"/authorize/resume?tx={tx.id}"
+    waiting.code_in(done)  # straight back to the client (flow.onward)
     s = platform.sessions.load(sid)
     assert s.complete
     with platform.db.session() as db:

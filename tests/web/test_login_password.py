@@ -6,8 +6,16 @@ import pytest
 
 from idp.accounts.models import AccountStatus, Person
 from idp.accounts.service import Accounts
-from tests.oidc.helpers import record_store_calls
-from tests.web.conftest import CSRF, audit_actions, audit_details, login, make_tx, sso_cookie
+from tests.oidc.helpers import record_store_calls, redeem
+from tests.web.conftest import (
+    CSRF,
+    Waiting,
+    audit_actions,
+    audit_details,
+    login,
+    make_tx,
+    sso_cookie,
+)
 
 
 def test_login_by_id_number_starts_session_and_goes_to_account(client, citizen, platform):
@@ -27,15 +35,48 @@ def test_login_by_bound_phone(client, citizen):
     assert resp.status_code == 302 and sso_cookie(client)
 
 
-def test_login_with_tx_returns_to_authorize_resume(client, citizen, platform):
+def test_login_page_names_the_waiting_client_and_prefills_the_hint(client, citizen, platform):
     tx = make_tx(platform, login_hint=citizen.phone)
     page = client.get(f"/login?tx={tx.id}")
     text = page.get_data(as_text=True)
     assert "登录以继续访问 社会保障服务" in text
     assert f'value="{citizen.phone}"' in text  # login_hint prefilled
-    resp = login(client, citizen.id_number, citizen.password, url=f"/login?tx={tx.id}")
-    assert resp.status_code == 302
-    assert resp.headers["Location"] == f"/authorize/resume?tx={tx.id}"
+
+
+def test_login_with_tx_answers_with_the_clients_redirect(client, citizen, platform):
+    """No hop through /authorize/resume (flow.onward): the login's own answer carries the
+    code and state to the client, and the new session's cookie."""
+    waiting = Waiting(client, platform)
+    resp = login(client, citizen.id_number, citizen.password, url=f"/login?tx={waiting.tx.id}")
+    code = waiting.code_in(resp)
+    sid = sso_cookie(client)
+    assert sid and f"idp_sso={sid}" in ";".join(resp.headers.getlist("Set-Cookie"))
+    assert platform.sessions.clients(sid) == {waiting.rp.client_id}  # back-channel logout
+    assert platform.login_txs.load(waiting.tx.id) is None  # finished
+    assert redeem(client, waiting.rp, code, waiting.pkce).status_code == 200
+    actions = [a for a, _ in audit_actions(platform)]
+    assert actions.index("account:login:success") < actions.index("oidc:authorize")
+
+
+def test_login_answers_with_the_resumes_checks(client, citizen, platform):
+    """The request is re-evaluated as /authorize/resume would: a client that needs consent
+    gets the consent page, and a client disabled during the login gets the error page."""
+    from sqlalchemy import update
+
+    from idp.oidc.models import Client
+
+    asks = Waiting(client, platform, {"skip_consent": False})
+    resp = login(client, citizen.id_number, citizen.password, url=f"/login?tx={asks.tx.id}")
+    assert resp.status_code == 200 and 'name="decision"' in resp.get_data(as_text=True)
+    assert sso_cookie(client)  # signed in; only the authorization waits for the person
+    client.delete_cookie("idp_sso")
+    gone = Waiting(client, platform)
+    with platform.db.session() as session:
+        session.execute(update(Client).where(Client.client_id == gone.rp.client_id)
+                        .values(disabled=True))
+    resp = login(client, citizen.id_number, citizen.password, url=f"/login?tx={gone.tx.id}")
+    assert resp.status_code == 400 and resp.location is None
+    assert "未知的应用" in resp.get_data(as_text=True)
 
 
 def test_client_name_is_escaped(client, platform):
@@ -177,12 +218,15 @@ def test_password_login_reads_its_counters_once_and_writes_the_session_once(
         client, citizen, platform, monkeypatch):
     """Issue 2 "Performance": address budget, lock and failures in one read (lockout.Standing),
     no write to forgive failures that were never counted, the session and its index in one
-    write — the lockout behaviour itself is the tests above."""
-    tx = make_tx(platform)
+    write — the lockout behaviour itself is the tests above. Then the resume, in the same
+    request, with the transaction and the session already in hand: the client cache's
+    version (a watched key, answered from memory), then the code, the transaction's end and
+    the session's client list in one write."""
+    waiting = Waiting(client, platform)
     calls = record_store_calls(platform.store, monkeypatch)
-    resp = login(client, citizen.id_number, citizen.password, url=f"/login?tx={tx.id}")
-    assert resp.status_code == 302
-    assert calls == ["get", "mget", "write"]
+    resp = login(client, citizen.id_number, citizen.password, url=f"/login?tx={waiting.tx.id}")
+    waiting.code_in(resp)
+    assert calls == ["get", "mget", "write", "watched_get", "write"]
     monkeypatch.undo()
     s = platform.sessions.load(sso_cookie(client))
     assert s is not None and s.sid in platform.sessions.sessions_of(citizen.person_id)

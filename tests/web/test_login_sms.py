@@ -7,7 +7,14 @@ import re
 import pytest
 
 from idp.sms import SmsError
-from tests.web.conftest import audit_actions, audit_details, last_code, make_tx, post, sso_cookie
+from tests.web.conftest import (
+    Waiting,
+    audit_actions,
+    audit_details,
+    last_code,
+    post,
+    sso_cookie,
+)
 
 
 def send(client, phone: str, url: str = "/login/sms", **kw):  # type: ignore[no-untyped-def]
@@ -32,11 +39,11 @@ def test_sms_login_success(client, citizen, platform):
 
 
 def test_sms_login_with_tx_and_formatted_phone(client, citizen, platform):
-    tx = make_tx(platform)
-    send(client, "+86 138-0013-8000", url=f"/login/sms?tx={tx.id}")
+    waiting = Waiting(client, platform)
+    send(client, "+86 138-0013-8000", url=f"/login/sms?tx={waiting.tx.id}")
     code = last_code(platform, citizen.phone)
-    resp = sign_in(client, "138 0013 8000", code, url=f"/login/sms?tx={tx.id}")
-    assert resp.headers["Location"] == f"/authorize/resume?tx={tx.id}"
+    resp = sign_in(client, "138 0013 8000", code, url=f"/login/sms?tx={waiting.tx.id}")
+    waiting.code_in(resp)  # straight back to the client (flow.onward)
 
 
 def test_code_is_single_use(client, citizen, platform):

@@ -10,6 +10,7 @@ import pytest
 
 from idp.accounts.totp import matching_step, new_secret
 from tests.web.conftest import (
+    Waiting,
     audit_actions,
     enable_totp,
     login,
@@ -61,7 +62,8 @@ def test_enrolment_through_account_centre(client, signed_in, platform):
 
 def test_login_requires_second_factor(client, citizen, platform):
     secret = enable_totp(platform, citizen.person_id)
-    tx = make_tx(platform)
+    waiting = Waiting(client, platform)
+    tx = waiting.tx
     resp = login(client, citizen.id_number, citizen.password, url=f"/login?tx={tx.id}")
     assert resp.headers["Location"] == f"/login/totp?tx={tx.id}"
     sid = sso_cookie(client)
@@ -69,7 +71,7 @@ def test_login_requires_second_factor(client, citizen, platform):
     # The half-made session is invisible elsewhere: the account centre sends us to log in.
     assert client.get("/account").headers["Location"].startswith("/login")
     done = post(client, f"/login/totp?tx={tx.id}", {"code": totp_now(secret)})
-    assert done.headers["Location"] == f"/authorize/resume?tx={tx.id}"
+    waiting.code_in(done)  # straight back to the client (flow.onward)
     s = platform.sessions.load(sid)
     assert s.complete and s.amr == ["pwd", "otp", "mfa"]
 
@@ -184,11 +186,13 @@ def test_step_up_with_totp_for_a_single_factor_session(client, citizen, platform
     s = platform.sessions.start(person_id=citizen.person_id, sub=citizen.sub, epoch=0,
                                 amr=["sms"], acr="urn:idp:acr:realname:1")
     client.set_cookie("idp_sso", s.sid)
-    tx = make_tx(platform, need_mfa=True)
+    waiting = Waiting(client, platform, {"require_mfa": True})
+    tx = waiting.tx
+    assert tx.need_mfa
     resp = client.get(f"/login?tx={tx.id}")
     assert resp.headers["Location"] == f"/login/totp?tx={tx.id}"
     done = post(client, f"/login/totp?tx={tx.id}", {"code": totp_now(secret)})
-    assert done.headers["Location"] == f"/authorize/resume?tx={tx.id}"
+    waiting.code_in(done)  # straight back to the client (flow.onward)
     assert platform.sessions.load(s.sid).amr == ["sms", "otp", "mfa"]
 
 
