@@ -2,8 +2,8 @@
 
 Like ``bench.micro --only flow`` (same fixtures, the WSGI app called directly), but CPU is
 timed around each request only — not the harness's own HTML parsing — and reported per
-step with its SQL statements (BEGIN/COMMIT included) and Store round trips (a pipeline or
-a script counts once). ``--trace`` prints every statement and command of one flow.
+step with its SQL statements (BEGIN/COMMIT and the driver's included) and Store round trips
+(a pipeline or a script counts once). ``--trace`` prints every statement and command of one flow.
 ``--no-argon2`` swaps the password check for a constant-time stub so the remaining steps
 can be compared without argon2id's noise (never used for the numbers against targets).
 """
@@ -40,6 +40,16 @@ class Steps:
                          lambda _c, _cur, stmt, *_a: self._sql(" ".join(stmt.split())[:140]))
             for name in ("begin", "commit", "rollback"):
                 event.listen(engine, name, lambda *_a, n=name: self._sql(n.upper()))
+        from idp.db import DriverStatement
+
+        driver_rows = DriverStatement.rows
+
+        def counted_statement(statement: Any, *args: Any) -> Any:
+            # Statements on the driver, in autocommit (refresh_driver.py, code_driver.py).
+            self._sql("DRIVER " + " ".join(statement.sql.split())[:133])
+            return driver_rows(statement, *args)
+
+        DriverStatement.rows = counted_statement  # type: ignore[method-assign,assignment]
         client = getattr(platform.store, "_redis", None)
         if client is not None:
             self._count_redis(client)

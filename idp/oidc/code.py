@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from idp.accounts.sessions import public_sid
 from idp.audit import service as audit
-from idp.oidc import acting, person_cache, refresh
+from idp.oidc import acting, code_driver, person_cache, refresh
 from idp.oidc.client_auth import ALL_METHODS
 from idp.oidc.codes import AuthorizationCode
 from idp.oidc.compact import Signer
@@ -62,6 +62,9 @@ def new_code() -> str:
 
 class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = ALL_METHODS
+    # PostgreSQL: this redemption's driver connection (code_driver.py); None: the session's
+    # path. authlib makes a grant per request.
+    _driver: Any = None
 
     def generate_authorization_code(self) -> str:
         return new_code()
@@ -101,8 +104,36 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
     def delete_authorization_code(self, authorization_code) -> None:  # type: ignore[no-untyped-def]
         """Nothing to do: `CodeStore.redeem` already consumed the code."""
 
+    def create_token_response(self):  # type: ignore[no-untyped-def]
+        """authlib's, on PostgreSQL in two statements on the driver where `code_driver`
+        applies (issue 2 performance): the person read, then the refresh token and audit
+        record written together — once the response is complete, ID token included, as
+        the session's commit would come after it."""
+        server, request = self.server, self.request
+        database = server.platform.db
+        if not code_driver.applies(database, request.authorization_code, request.client):
+            return super().create_token_response()
+        with database.autocommit_driver() as connection:
+            self._driver = connection
+            response = super().create_token_response()  # `save_token` left the writes here
+            token, client, user = response[1], request.client, request.user
+            address = server.remote_addr()
+            if not code_driver.store_and_record(connection, server, token, client, user,
+                                                address):  # no audit head yet: as before
+                server.record_issue(server.db(), token, client, code_driver.GRANT_TYPE, user,
+                                    address)
+        return response
+
+    def save_token(self, token):  # type: ignore[no-untyped-def]
+        """The session's path (`server.save_token`); on the driver, `create_token_response`
+        writes once the response is complete."""
+        if self._driver is None:
+            super().save_token(token)
+
     def authenticate_user(self, authorization_code: AuthorizationCode):  # type: ignore[no-untyped-def]
-        person = read_person(self.server.db(), authorization_code.person_id)
+        person = read_person(self.server.db(), authorization_code.person_id) \
+            if self._driver is None \
+            else code_driver.read_person(self._driver, authorization_code.person_id)
         if person is None or not person.is_active:
             return None
         if person.security_epoch != authorization_code.epoch:

@@ -13,7 +13,7 @@ import logging
 from typing import Any, TypeGuard
 
 from authlib.oauth2.rfc6749 import InvalidGrantError, grants
-from sqlalchemy import CTE, Insert, bindparam, func, insert, select, update
+from sqlalchemy import CTE, Insert, bindparam, exists, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from idp.accounts.models import Person
@@ -58,12 +58,23 @@ _NEW_COLUMNS = [c for c in _TABLE.columns if c.name not in ("id", "rotated_at", 
 
 
 def successor_insert(claimed: CTE) -> Insert:
-    """The INSERT of a successor (``n_``-prefixed parameters) for each row ``claimed``
-    returns: none when the claim lost."""
+    """The INSERT of a new token (``n_``-prefixed parameters, `insert_params`) for each row
+    ``claimed`` returns: none when the claim lost (or code_driver.py's condition failed)."""
     return insert(_TABLE).from_select(
         [c.name for c in _NEW_COLUMNS],
         select(*[bindparam(f"n_{c.name}", type_=c.type) for c in _NEW_COLUMNS])
         .select_from(claimed)).returning(_TABLE.c.id)
+
+
+# PostgreSQL, in the statements that insert a token, then append to the audit chain
+# (refresh_driver.py, code_driver.py): the person's row locked first (KEY SHARE: what the
+# token's foreign key takes anyway), in an uncorrelated condition PostgreSQL evaluates once,
+# before anything else. Such a statement thus takes its locks in the order person, …, audit
+# head — never the head and then a lock a ban or a logout holds (review: the foreign key's
+# own check came last, with the head held, and deadlocked with a ban holding the person).
+_PERSON = Person.__table__  # type: ignore[attr-defined]
+PERSON_LOCKED = exists(select(_PERSON.c.id).where(_PERSON.c.id == bindparam("person_id"))
+                       .with_for_update(read=True, key_share=True))
 
 
 # PostgreSQL: retire the old token and insert its successor in one statement (a
@@ -132,7 +143,12 @@ def rotate(session: Session, secret_key: str, old: RefreshToken, token: str | No
 def claim_and_insert_params(old: RefreshToken, now: dt.datetime,
                             values: dict[str, object]) -> dict[str, object]:
     """The parameters of `_CLAIM_AND_INSERT`: retire ``old`` at ``now``, insert ``values``."""
-    return {"row_id": old.id, "now": now, **{f"n_{k}": v for k, v in values.items()}}
+    return {"row_id": old.id, "now": now, **insert_params(values)}
+
+
+def insert_params(values: dict[str, object]) -> dict[str, object]:
+    """`successor_insert`'s parameters for a row of ``values`` (`new_row_values`)."""
+    return {f"n_{k}": v for k, v in values.items()}
 
 
 def is_token_shaped(token: object) -> TypeGuard[str]:

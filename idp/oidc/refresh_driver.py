@@ -27,8 +27,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import bindparam, exists, select
-
 from idp.accounts.models import Person
 from idp.audit import service as audit
 from idp.db import DriverStatement, utcnow
@@ -40,15 +38,8 @@ from idp.oidc.tokens import AuthorizedPerson
 _FIND = DriverStatement(refresh._FIND_WITH_PERSON)
 _FOUND_NAMES = tuple(column.key for column in refresh._FIND_WITH_PERSON.selected_columns)
 _TABLE = refresh._TABLE
-_PERSON = Person.__table__  # type: ignore[attr-defined]
-# The person's row first (KEY SHARE: what the successor's foreign key takes anyway), in an
-# uncorrelated condition PostgreSQL evaluates once, before it scans for the token: so the
-# statement takes its locks in the order person, family, token, audit head — never the head
-# and then a lock a ban or a logout holds (review: the foreign key's own check came last,
-# with the head held, and deadlocked with a ban holding the person).
-_PERSON_LOCKED = exists(select(_PERSON.c.id).where(_PERSON.c.id == bindparam("person_id"))
-                        .with_for_update(read=True, key_share=True))
-_CLAIMED = (refresh._CLAIM.where(_PERSON_LOCKED,
+# Locks in the order person (`refresh.PERSON_LOCKED`), family, token, audit head.
+_CLAIMED = (refresh._CLAIM.where(refresh.PERSON_LOCKED,
                                  refresh.family_lock(_TABLE.c.family_id).is_not(None),
                                  audit.HEAD_EXISTS)
             .returning(_TABLE.c.id).cte("claimed"))

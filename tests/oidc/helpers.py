@@ -6,7 +6,7 @@ import base64
 import hashlib
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +18,7 @@ from joserfc.jwk import KeySet
 from sqlalchemy import event
 
 from idp.accounts.sessions import COOKIE_NAME, SsoSession
+from idp.db import DriverStatement
 from idp.oidc import clients as client_service
 from idp.platform import Platform
 from idp.web.sso import acr_for_level
@@ -184,8 +185,9 @@ def record_store_calls(store: Any, monkeypatch: Any) -> list[str]:
 
 @contextmanager
 def sql_statements(platform: Platform) -> Iterator[list[str]]:
-    """The SQL statements the engine sends while the block runs, whitespace-normalised and
-    lower-cased (BEGIN/COMMIT are not statements)."""
+    """The SQL statements the engine sends while the block runs and those run on the driver
+    (`driver_statements`), in order, whitespace-normalised and lower-cased (BEGIN/COMMIT
+    are not statements)."""
     seen: list[str] = []
 
     def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
@@ -193,6 +195,28 @@ def sql_statements(platform: Platform) -> Iterator[list[str]]:
 
     event.listen(platform.db.engine, "before_cursor_execute", record)
     try:
-        yield seen
+        with driver_statements(lambda driven: record(None, None, driven.sql)):
+            yield seen
     finally:
         event.remove(platform.db.engine, "before_cursor_execute", record)
+
+
+@contextmanager
+def driver_statements(note: Callable[[DriverStatement], None] | None = None
+                      ) -> Iterator[list[DriverStatement]]:
+    """The `DriverStatement`s run while the block runs (one round trip each, in
+    autocommit), in order; each also given to ``note``."""
+    run: list[DriverStatement] = []
+    original = DriverStatement.rows
+
+    def rows(statement: DriverStatement, *args: Any) -> Any:
+        run.append(statement)
+        if note is not None:
+            note(statement)
+        return original(statement, *args)
+
+    DriverStatement.rows = rows  # type: ignore[method-assign,assignment]
+    try:
+        yield run
+    finally:
+        DriverStatement.rows = original  # type: ignore[method-assign]

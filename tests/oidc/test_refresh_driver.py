@@ -32,7 +32,7 @@ from idp.audit.models import AuditHead, AuditRecord
 from idp.audit.service import verify_chain
 from idp.db import DriverStatement
 from idp.federation import broker
-from idp.oidc import refresh, refresh_driver
+from idp.oidc import code_driver, refresh, refresh_driver
 from idp.oidc.logout import end_person_sessions
 from idp.oidc.models import RefreshToken
 from tests.oidc.helpers import Pkce, register, sign_in, tokens
@@ -402,13 +402,14 @@ def test_a_driver_statement_takes_null_and_a_value_in_the_same_parameter(platfor
 
 def test_driver_statements_are_bound_as_the_engine_binds_them(platform):
     """`DriverStatement` compiles with a dialect of its own: its SQL and its bind processors
-    must be the engine's, or the lane would store and hash other bytes than the Flask path
-    (JSON serialiser, time zones)."""
+    must be the engine's, or the lane (and code_driver.py) would store and hash other bytes
+    than the session's path (JSON serialiser, time zones)."""
     engine_dialect = platform.db.engine.dialect
     now = dt.datetime(2026, 11, 22, 12, 0, 0, 123456, tzinfo=dt.timezone(dt.timedelta(hours=8)))
     values = {"now": now, "n_issued_at": now, "n_expires_at": now, "n_amr": ["pwd", "otp"],
               "n_acting": {"org": "甲", "items": ["*"]}, "a_details": {"scope": "openid 档案"}}
-    for driver in (refresh_driver._ROTATE, refresh_driver._RETIRE, refresh_driver._FIND):
+    for driver in (refresh_driver._ROTATE, refresh_driver._RETIRE, refresh_driver._FIND,
+                   code_driver._READ, code_driver._STORE_AND_RECORD, code_driver._RECORD):
         compiled = driver.statement.compile(dialect=engine_dialect)
         numbered = driver.statement.compile(dialect=type(engine_dialect)(
             paramstyle="numeric_dollar"))
