@@ -7,6 +7,7 @@ helpers to move the browser along ``/login`` → second factor → forced passwo
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 from urllib.parse import urlencode
 
@@ -33,6 +34,7 @@ from idp.web.sso import (
 )
 
 RESUME_PATH = "/authorize/resume"
+log = logging.getLogger(__name__)
 
 
 # -- services for one request ----------------------------------------------------------------
@@ -151,14 +153,27 @@ def onward(resp: Response, tx: LoginTransaction | None) -> Response:
     which re-runs the authorization request and redirects again, to the client. The
     resume runs in this request instead (`idp.oidc.views.resume`: the same checks, the
     same session, after this step's transaction has committed), so the browser gets the
-    client's answer at once: one request and its reads fewer per login (issue 2,
-    "Performance"). The step's cookies (the new SSO session) go with that answer.
+    client's redirect at once: one request and its reads fewer per login (issue 2,
+    "Performance"). The step's cookies (the new SSO session) go with it, as a 303: the
+    browser must not repeat the POST that carried the password (RFC 9700 §4.12).
+
+    Anything but a redirect (the consent or acting chooser page, an error page) keeps the
+    hop, so that page is not the answer to a POST a reload would send again; so does a
+    resume that fails, so the new session's cookie is never lost with it.
     """
-    if tx is None or resp.location != f"{RESUME_PATH}?{urlencode({'tx': tx.id})}":
+    onward_url = client_return_url(tx)
+    if tx is None or resp.location != onward_url or not onward_url.startswith(RESUME_PATH):
         return resp
     from idp.oidc.views import resume  # the protocol blueprint builds on these pages
 
-    answer = resume(tx)
+    try:
+        answer = resume(tx)
+    except Exception:  # the browser retries at /authorize/resume, still signed in
+        log.exception("resume within the login failed; sending the browser there")
+        return resp
+    if answer.status_code not in (302, 303) or not answer.location:
+        return resp
+    answer.status_code = 303
     for cookie in resp.headers.getlist("Set-Cookie"):
         answer.headers.add("Set-Cookie", cookie)
     return answer

@@ -97,10 +97,11 @@ class Waiting:
         assert self.tx is not None
 
     def code_in(self, resp) -> str:  # type: ignore[no-untyped-def]
-        """The code of the client's redirect ``resp`` (asserting it is that redirect)."""
+        """The code of the client's redirect ``resp`` (asserting it is that redirect, a 303
+        after the login step's POST)."""
         from tests.oidc.helpers import query
 
-        assert resp.status_code == 302, resp.get_data(as_text=True)
+        assert resp.status_code == 303, resp.get_data(as_text=True)
         assert resp.location.startswith(self.rp.redirect_uri + "?"), resp.location
         got = query(resp.location)
         assert got["state"] == self.params["state"] and "error" not in got, got

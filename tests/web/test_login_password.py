@@ -58,25 +58,49 @@ def test_login_with_tx_answers_with_the_clients_redirect(client, citizen, platfo
     assert actions.index("account:login:success") < actions.index("oidc:authorize")
 
 
-def test_login_answers_with_the_resumes_checks(client, citizen, platform):
-    """The request is re-evaluated as /authorize/resume would: a client that needs consent
-    gets the consent page, and a client disabled during the login gets the error page."""
+def test_pages_after_the_login_keep_the_hop_through_the_resume(client, citizen, platform):
+    """What is not a redirect to the client — the consent page, the error page of a client
+    disabled during the login — is not the answer to the password POST (a reload would
+    send the password again): the browser goes to /authorize/resume, which shows it."""
     from sqlalchemy import update
 
     from idp.oidc.models import Client
 
     asks = Waiting(client, platform, {"skip_consent": False})
     resp = login(client, citizen.id_number, citizen.password, url=f"/login?tx={asks.tx.id}")
-    assert resp.status_code == 200 and 'name="decision"' in resp.get_data(as_text=True)
+    assert resp.status_code == 302 and resp.location == f"/authorize/resume?tx={asks.tx.id}"
     assert sso_cookie(client)  # signed in; only the authorization waits for the person
+    page = client.get(resp.location)
+    assert page.status_code == 200 and 'name="decision"' in page.get_data(as_text=True)
     client.delete_cookie("idp_sso")
     gone = Waiting(client, platform)
     with platform.db.session() as session:
         session.execute(update(Client).where(Client.client_id == gone.rp.client_id)
                         .values(disabled=True))
     resp = login(client, citizen.id_number, citizen.password, url=f"/login?tx={gone.tx.id}")
-    assert resp.status_code == 400 and resp.location is None
-    assert "未知的应用" in resp.get_data(as_text=True)
+    assert resp.status_code == 302 and resp.location == f"/authorize/resume?tx={gone.tx.id}"
+    page = client.get(resp.location)
+    assert page.status_code == 400 and "未知的应用" in page.get_data(as_text=True)
+
+
+def test_a_resume_that_fails_within_the_login_keeps_the_session(client, citizen, platform,
+                                                                 monkeypatch):
+    """The login has committed and the old session is gone: if the resume breaks (the
+    Store or database failing for a moment), the answer is still the hop, with the new
+    session's cookie, and the browser's retry at /authorize/resume issues the code."""
+    from idp.oidc import views
+
+    waiting = Waiting(client, platform)
+    with monkeypatch.context() as patched:
+        patched.setattr(views, "_in_transaction",
+                        lambda *_a, **_k: (_ for _ in ()).throw(ConnectionError("down")))
+        resp = login(client, citizen.id_number, citizen.password,
+                     url=f"/login?tx={waiting.tx.id}")
+    assert resp.status_code == 302
+    assert resp.location == f"/authorize/resume?tx={waiting.tx.id}"
+    assert sso_cookie(client)
+    retried = client.get(resp.location)
+    assert retried.status_code == 302 and retried.location.startswith(waiting.rp.redirect_uri)
 
 
 def test_client_name_is_escaped(client, platform):
