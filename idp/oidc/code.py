@@ -115,13 +115,17 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             return super().create_token_response()
         with database.autocommit_driver() as connection:
             self._driver = connection
-            response = super().create_token_response()  # `save_token` left the writes here
-            token, client, user = response[1], request.client, request.user
-            address = server.remote_addr()
-            if not code_driver.store_and_record(connection, server, token, client, user,
-                                                address):  # no audit head yet: as before
-                server.record_issue(server.db(), token, client, code_driver.GRANT_TYPE, user,
-                                    address)
+            try:
+                response = super().create_token_response()  # `save_token` left the writes
+                token, client, user = response[1], request.client, request.user
+                address = server.remote_addr()
+                written = code_driver.store_and_record(connection, server, token, client,
+                                                       user, address)
+            finally:
+                self._driver = None  # back in the pool: no later use through this grant
+        if not written:  # no audit head yet: as before, with the driver's connection returned
+            server.record_issue(server.db(), token, client, code_driver.GRANT_TYPE, user,
+                                address)
         return response
 
     def save_token(self, token):  # type: ignore[no-untyped-def]
