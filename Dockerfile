@@ -20,6 +20,13 @@ RUN pip install --no-cache-dir --no-deps -e . \
     && useradd --system --uid 10001 --home-dir /app idp \
     && mkdir -p /app/var && chown idp /app/var
 
+# argon2 compiled for AVX2 (idp/argon2_pool.py; a host without AVX2 falls back to
+# libsodium at run time). The compiler leaves the image again.
+COPY scripts/build_argon2_native.py ./scripts/
+RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev \
+    && python scripts/build_argon2_native.py \
+    && apt-get purge -y gcc libc6-dev && apt-get autoremove -y && rm -rf /var/lib/apt/lists/*
+
 USER idp
 EXPOSE 8000
 # Two workers (one per core of a small node), threads for waits on PostgreSQL and Redis.

@@ -23,6 +23,7 @@ venv: $(STAMP) ## Create .venv and install the project with its test tools
 $(STAMP): pyproject.toml connectors/python/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[test]' -e connectors/python
+	$(BIN)/python scripts/build_argon2_native.py
 	touch $(STAMP)
 
 services: ## Install (if missing) and start test PostgreSQL, Redis, OpenLDAP; Chromium

@@ -1,19 +1,25 @@
 """argon2 verification with a reused memory buffer per process (issue 2 "Performance").
 
-argon2id at m=19 MiB needs a 19 MiB block matrix per hash. argon2-cffi lets the C library
-malloc and free it every time; once glibc gives it back to the OS, the next login
-page-faults all 4 865 pages in again (≈ 6–7 ms of kernel CPU, bench/README.md round 2).
-Here the C library's allocate/free callbacks hand out buffers from a small per-process
-pool instead, so the pages stay resident and are faulted in once per worker. The library
-still wipes the matrix before "freeing" it (its own `clear_internal_memory`), so no
-password-derived data lingers in a pooled buffer between logins.
+argon2id at m=19 MiB needs a 19 MiB block matrix per hash. Allocated afresh for each hash,
+its 4 865 pages are faulted (or populated) in every time: ≈ 6–7 ms of kernel CPU per login
+in a busy server worker (bench/README.md, rounds 2 and 11). Here the C library's
+allocate/free callbacks hand out buffers from a small per-process pool instead, so the
+pages stay resident and are faulted in once per worker. The library still wipes the matrix
+before "freeing" it (its own `clear_internal_memory`), so no password-derived data lingers
+in a pooled buffer between logins.
 
-argon2id with one lane — every hash this platform makes (m=19 MiB, t=2, p=1), and most it
-imports — is computed by libsodium (PyNaCl) instead: the same function (RFC 9106, version
-0x13; tests/unit/test_passwords.py checks the outputs agree) with vectorised block mixing, at
-≈ 12.5 ms of CPU per login against ≈ 22.5 ms for argon2-cffi's reference code here (bench/
-README.md, round 6). Its block matrix is libsodium's own, wiped before it is freed. Other
-variants, several lanes or salts other than 16 bytes keep argon2-cffi with the pool.
+Which C code computes a hash, fastest first:
+
+1. ``_idp_argon2`` — argon2's optimised implementation compiled with AVX2 for this machine
+   by scripts/build_argon2_native.py (``make venv``), with the pool. One hash at a time per
+   process (`_ONE_AT_A_TIME`): a hash is CPU- and memory-bound, so with one worker per
+   core more at once only contend, and one pooled buffer always suffices (worker RSS).
+2. libsodium (PyNaCl) for argon2id with one lane and 16-byte salts — vectorised, but it
+   maps and populates its own matrix for every hash.
+3. argon2-cffi's wheel (SSE2 at most) with the pool, for everything else.
+
+All compute the same function (RFC 9106; tests/unit/test_passwords.py and
+tests/unit/test_argon2_pool.py check they agree).
 """
 
 from __future__ import annotations
@@ -24,11 +30,30 @@ import threading
 from typing import Any
 
 import nacl.bindings as sodium
-from argon2 import Type, extract_parameters
+from argon2 import Parameters, Type, extract_parameters
 from argon2.low_level import ffi, lib
 from nacl.exceptions import CryptoError
 
+
+def cpu_has_avx2() -> bool:
+    """Whether this CPU runs ``_idp_argon2``'s code: a venv or an image built elsewhere
+    must fall back, not die of an illegal instruction at the first login."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as info:
+            return any(line.startswith("flags") and " avx2" in line for line in info)
+    except OSError:
+        return False
+
+
+try:  # built for this machine by scripts/build_argon2_native.py; optional
+    import _idp_argon2 as native
+except ImportError:  # machines without AVX2 or a C compiler
+    native = None
+if native is not None and not cpu_has_avx2():
+    native = None
+
 _TYPES = {"argon2id": Type.ID, "argon2i": Type.I, "argon2d": Type.D}
+_ONE_AT_A_TIME = threading.Lock()  # native hashes in this process (module docstring)
 
 
 class BufferPool:
@@ -38,29 +63,32 @@ class BufferPool:
     verifications beyond it get a fresh buffer that is released afterwards.
     """
 
-    def __init__(self, size: int, keep: int) -> None:
+    def __init__(self, size: int, keep: int, c: Any = ffi) -> None:
         self.size = size
         self.keep = keep
+        self._ffi = c
+        self.made = 0  # buffers allocated so far (tests: the pool and the lock at work)
         self._free: list[Any] = []
         self._lent: dict[int, Any] = {}
         self._lock = threading.Lock()
         # C function pointers for argon2_context; kept on self so they are not collected.
-        self.allocate = ffi.callback("int(uint8_t **, size_t)", self._allocate, error=-22)
-        self.release = ffi.callback("void(uint8_t *, size_t)", self._release)
+        self.allocate = c.callback("int(uint8_t **, size_t)", self._allocate, error=-22)
+        self.release = c.callback("void(uint8_t *, size_t)", self._release)
 
     def _allocate(self, memory: Any, size: int) -> int:
         with self._lock:
             buf = self._free.pop() if size == self.size and self._free else None
         if buf is None:
-            buf = ffi.new("uint8_t[]", size)
-        address = int(ffi.cast("uintptr_t", buf))
+            buf = self._ffi.new("uint8_t[]", size)
+            self.made += 1
+        address = int(self._ffi.cast("uintptr_t", buf))
         with self._lock:
             self._lent[address] = buf
         memory[0] = buf
         return 0
 
     def _release(self, memory: Any, size: int) -> None:
-        address = int(ffi.cast("uintptr_t", memory))
+        address = int(self._ffi.cast("uintptr_t", memory))
         with self._lock:
             buf = self._lent.pop(address, None)
             if buf is not None and size == self.size and len(self._free) < self.keep:
@@ -95,10 +123,14 @@ def _b64decode(text: str) -> bytes:
 
 
 class PooledVerifier:
-    """Verify ``$argon2…$`` hashes with buffers from a `BufferPool`."""
+    """Verify ``$argon2…$`` hashes, and compute raw argon2id, with the fastest C code here
+    (module docstring). ``use_native=False``: as on a machine without ``_idp_argon2``."""
 
-    def __init__(self, memory_kib: int, keep: int = 1) -> None:
+    def __init__(self, memory_kib: int, keep: int = 1, use_native: bool = True) -> None:
         self.pool = BufferPool(memory_kib * 1024, keep)
+        self.native = native if use_native else None
+        self.native_pool = None if self.native is None else \
+            BufferPool(memory_kib * 1024, keep, self.native.ffi)
 
     def verify(self, hashed: str, password: str) -> bool:
         """True when ``password`` matches; False for a mismatch or a malformed hash."""
@@ -114,25 +146,42 @@ class PooledVerifier:
         return hmac.compare_digest(self._raw(variant, params, password.encode(), salt,
                                              len(expected)), expected)
 
+    def argon2id(self, secret: bytes, salt: bytes, time_cost: int, memory_kib: int,
+                 length: int) -> bytes:
+        """The raw argon2id (v1.3, one lane) of ``secret``; b"" for parameters refused."""
+        params = Parameters(type=Type.ID, version=0x13, salt_len=len(salt), hash_len=length,
+                            time_cost=time_cost, memory_cost=memory_kib, parallelism=1)
+        return self._raw("argon2id", params, secret, salt, length)
+
     def _raw(self, variant: str, params: Any, secret: bytes, salt: bytes, length: int) -> bytes:
+        if self.native is not None and self.native_pool is not None:
+            with _ONE_AT_A_TIME:
+                return _argon2_ctx(self.native.ffi, self.native.lib, self.native_pool,
+                                   variant, params, secret, salt, length)
         if sodium_computes(variant, params, salt, length):
             return sodium_argon2id(secret, salt, params.time_cost, params.memory_cost, length)
-        out = ffi.new("uint8_t[]", length)
-        pwd = ffi.new("uint8_t[]", secret)
-        csalt = ffi.new("uint8_t[]", salt)
-        ctx = ffi.new("argon2_context *", {
-            "out": out, "outlen": length,
-            "pwd": pwd, "pwdlen": len(secret),
-            "salt": csalt, "saltlen": len(salt),
-            "secret": ffi.NULL, "secretlen": 0, "ad": ffi.NULL, "adlen": 0,
-            "t_cost": params.time_cost, "m_cost": params.memory_cost,
-            "lanes": params.parallelism, "threads": params.parallelism,
-            "version": params.version,
-            "allocate_cbk": self.pool.allocate, "free_cbk": self.pool.release,
-            "flags": lib.ARGON2_DEFAULT_FLAGS,
-        })
-        code = lib.argon2_ctx(ctx, _TYPES[variant].value)
-        if code != lib.ARGON2_OK:
-            # Bad parameters in a stored hash (e.g. a salt too short): not a match.
-            return b""
-        return bytes(ffi.buffer(out, length))
+        return _argon2_ctx(ffi, lib, self.pool, variant, params, secret, salt, length)
+
+
+def _argon2_ctx(c: Any, library: Any, pool: BufferPool, variant: str, params: Any,
+                secret: bytes, salt: bytes, length: int) -> bytes:
+    """``argon2_ctx`` of the C library ``library`` (cffi ``c``) with ``pool``'s buffers."""
+    out = c.new("uint8_t[]", length)
+    pwd = c.new("uint8_t[]", secret)
+    csalt = c.new("uint8_t[]", salt)
+    ctx = c.new("argon2_context *", {
+        "out": out, "outlen": length,
+        "pwd": pwd, "pwdlen": len(secret),
+        "salt": csalt, "saltlen": len(salt),
+        "secret": c.NULL, "secretlen": 0, "ad": c.NULL, "adlen": 0,
+        "t_cost": params.time_cost, "m_cost": params.memory_cost,
+        "lanes": params.parallelism, "threads": params.parallelism,
+        "version": params.version,
+        "allocate_cbk": pool.allocate, "free_cbk": pool.release,
+        "flags": library.ARGON2_DEFAULT_FLAGS,
+    })
+    code = library.argon2_ctx(ctx, _TYPES[variant].value)
+    if code != library.ARGON2_OK:
+        # Bad parameters in a stored hash (e.g. a salt too short): not a match.
+        return b""
+    return bytes(c.buffer(out, length))

@@ -28,7 +28,7 @@ import argon2
 import bcrypt
 from argon2.exceptions import InvalidHashError
 
-from idp.argon2_pool import PooledVerifier, sodium_argon2id
+from idp.argon2_pool import PooledVerifier
 
 LEGACY_SCHEMES = ("bcrypt", "pbkdf2-sha256", "django-pbkdf2-sha256", "sha256", "sm3", "argon2")
 
@@ -121,15 +121,15 @@ class PasswordHasher:
         self._pooled = PooledVerifier(memory_kib)
 
     def hash(self, password: str) -> str:
-        """A new argon2id hash (PHC string format, 16-byte salt, 32-byte digest) — by
-        libsodium when it can (idp/argon2_pool.py), else argon2-cffi."""
+        """A new argon2id hash (PHC string format, 16-byte salt, 32-byte digest) — by the
+        fastest C code here (idp/argon2_pool.py), else argon2-cffi's own."""
         params = self._argon2
         if params.parallelism != 1:
             return params.hash(password)
         salt = secrets.token_bytes(16)
-        digest = sodium_argon2id(password.encode(), salt, params.time_cost,
-                                 params.memory_cost, 32)
-        if not digest:  # parameters libsodium refuses
+        digest = self._pooled.argon2id(password.encode(), salt, params.time_cost,
+                                       params.memory_cost, 32)
+        if not digest:  # parameters refused
             return params.hash(password)
         return (f"$argon2id$v=19$m={params.memory_cost},t={params.time_cost},p=1"
                 f"${_b64(salt)}${_b64(digest)}")

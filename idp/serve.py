@@ -99,8 +99,9 @@ def serve(host: str, port: int, workers: int | None, threads: int, server: str) 
     if server == "dev" and not (settings.debug or settings.testing):
         raise click.ClickException("--server dev needs IDP_DEBUG or IDP_TESTING")
     argv = server_command(server, host, port, workers or default_workers(), threads)
-    # argon2 takes a 19 MiB buffer per hash: libsodium maps and unmaps its own, and the other
-    # variants' buffers (idp/argon2_pool.py) beyond the one kept per worker are mmapped
+    # argon2 takes a 19 MiB buffer per hash: one is kept per worker (idp/argon2_pool.py),
+    # libsodium (without the native module) maps and unmaps its own, and buffers beyond the
+    # kept one are mmapped
     # (threshold 1 MiB) and go back to the OS when freed, instead of staying in the heap:
     # worker RSS 130–132 MiB after the bench load instead of 131–170 with heap buffers
     # (bench/README.md round 3, "RSS"). One arena: more would each keep free memory.
