@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -220,3 +221,49 @@ def driver_statements(note: Callable[[DriverStatement], None] | None = None
         yield run
     finally:
         DriverStatement.rows = original  # type: ignore[method-assign]
+
+
+def in_thread(target: Callable[[], Any]) -> tuple[threading.Thread, list[Any]]:
+    """Run ``target`` in a thread; its result, or the exception it raised, lands in the
+    list. Returns after half a second, for the thread to block where it must."""
+    out: list[Any] = []
+
+    def run() -> None:
+        try:
+            out.append(target())
+        except Exception as exc:  # noqa: BLE001 - reported to the test
+            out.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    time.sleep(0.5)
+    return thread, out
+
+
+def stored_refresh_token(platform: Platform, token: str) -> dict[str, Any]:
+    """The refresh-token row of ``token`` (found by its digest), column by column."""
+    from sqlalchemy import select
+
+    from idp.oidc import refresh
+    from idp.oidc.models import RefreshToken
+
+    with platform.db.session() as session:
+        row = session.scalars(select(RefreshToken).where(
+            RefreshToken.token_digest == refresh.digest(platform.settings.secret_key,
+                                                         token))).one()
+        return {c.name: getattr(row, c.name) for c in RefreshToken.__table__.columns}
+
+
+# Refresh-token columns that differ between any two tokens (the family is the grant's).
+PER_TOKEN = ("id", "token_digest", "family_id", "issued_at", "expires_at")
+
+
+def refresh_rows_alike(platform: Platform, token: str, other: str) -> dict[str, Any]:
+    """Assert the two tokens' rows agree in all but `PER_TOKEN`, lifetime included, and
+    hold ``amr`` as JSON; return ``token``'s row."""
+    row, other_row = (stored_refresh_token(platform, t) for t in (token, other))
+    assert row["amr"] == ["pwd", "otp"] and row["acting"] is None
+    assert {k: v for k, v in row.items() if k not in PER_TOKEN} \
+        == {k: v for k, v in other_row.items() if k not in PER_TOKEN}
+    assert row["expires_at"] - row["issued_at"] == other_row["expires_at"] - other_row["issued_at"]
+    return row

@@ -7,7 +7,6 @@ cannot write (no audit head yet), the session's path writes, once.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,14 +24,23 @@ from idp.oidc import code_driver, refresh
 from idp.oidc.codes import AuthorizationCode
 from idp.oidc.models import RefreshToken
 from idp.oidc.tokens import AuthorizedPerson
-from tests.oidc.helpers import Pkce, driver_statements, get_code, redeem, register, sign_in
+from tests.oidc.helpers import (
+    Pkce,
+    driver_statements,
+    get_code,
+    in_thread,
+    redeem,
+    refresh_rows_alike,
+    register,
+    sign_in,
+    stored_refresh_token,
+)
 
 pytestmark = pytest.mark.postgres  # the driver path exists on PostgreSQL only
 
 OFFLINE = "openid profile offline_access"
 ONLINE = "openid profile"
-# Columns that differ between any two tokens (the family is the authorization's).
-_PER_TOKEN = ("id", "token_digest", "family_id", "issued_at", "expires_at")
+# The audit fields two redemptions of one sign-in write alike.
 _EVENT = ("actor", "action", "target", "outcome", "address", "details")
 
 
@@ -67,14 +75,6 @@ def _codes(client: Any, platform: Any, citizen: Any, rp: Any, scope: str, n: int
     sign_in(client, platform, citizen, level=3, amr=["pwd", "otp"])
     pkces = [Pkce() for _ in range(n)]
     return [(get_code(client, rp, pkce, scope=scope), pkce) for pkce in pkces]
-
-
-def _stored(platform: Any, token: str) -> dict[str, Any]:
-    with platform.db.session() as session:
-        row = session.scalars(select(RefreshToken).where(
-            RefreshToken.token_digest == refresh.digest(platform.settings.secret_key,
-                                                         token))).one()
-        return {c.name: getattr(row, c.name) for c in RefreshToken.__table__.columns}
 
 
 def _events(platform: Any) -> list[AuditRecord]:
@@ -138,12 +138,7 @@ def test_the_driver_stores_what_the_session_stores(client, platform, citizen, rp
         assert verify_chain(session).ok
     if scope == ONLINE:
         return
-    fast_row, slow_row = (_stored(platform, r.json["refresh_token"]) for r in (fast, slow))
-    assert fast_row["amr"] == ["pwd", "otp"] and fast_row["acting"] is None
-    assert {k: v for k, v in fast_row.items() if k not in _PER_TOKEN} \
-        == {k: v for k, v in slow_row.items() if k not in _PER_TOKEN}
-    assert fast_row["expires_at"] - fast_row["issued_at"] \
-        == slow_row["expires_at"] - slow_row["issued_at"]
+    refresh_rows_alike(platform, fast.json["refresh_token"], slow.json["refresh_token"])
     refreshed = client.post("/token", headers=rp.basic(), data={
         "grant_type": "refresh_token", "refresh_token": fast.json["refresh_token"]})
     assert refreshed.status_code == 200
@@ -169,7 +164,7 @@ def test_without_an_audit_head_the_session_creates_it_and_writes_once(
     with platform.db.session() as session:
         assert verify_chain(session).ok
     if scope == OFFLINE:
-        assert _stored(platform, resp.json["refresh_token"])["revoked_at"] is None
+        assert stored_refresh_token(platform, resp.json["refresh_token"])["revoked_at"] is None
 
 
 def test_a_person_banned_before_the_redemption_gets_invalid_grant_and_nothing_written(
@@ -189,23 +184,6 @@ def test_a_person_banned_before_the_redemption_gets_invalid_grant_and_nothing_wr
 def _client(platform: Any, server: Any, rp: Any) -> Any:
     with platform.db.reader() as session:
         return server.query_client(rp.client_id, db=lambda: session)
-
-
-def _in_thread(target: Any) -> tuple[threading.Thread, list[Any]]:
-    """Run ``target`` in a thread; its result (or exception) lands in the list. Returns
-    after half a second, for the thread to block where it must."""
-    out: list[Any] = []
-
-    def run() -> None:
-        try:
-            out.append(target())
-        except Exception as exc:  # noqa: BLE001 - reported to the test
-            out.append(exc)
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    time.sleep(0.5)
-    return thread, out
 
 
 def test_the_write_waits_for_a_ban_holding_the_person_without_holding_the_head(
@@ -230,7 +208,7 @@ def test_the_write_waits_for_a_ban_holding_the_person_without_holding_the_head(
     with platform.db.engine.begin() as ban:
         ban.execute(text("SELECT id FROM person WHERE id = :id FOR UPDATE"),
                     {"id": citizen.person_id})
-        writing, written = _in_thread(write)
+        writing, written = in_thread(write)
         assert writing.is_alive() and not written  # waiting for the person
         with platform.db.engine.begin() as other:  # the head is free meanwhile
             other.execute(text("SELECT seq FROM audit_head WHERE id = 1 FOR UPDATE NOWAIT"))

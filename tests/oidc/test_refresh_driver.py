@@ -7,8 +7,6 @@ way — and, when it cannot finish, keep nothing: the caller rolls back and hand
 from __future__ import annotations
 
 import datetime as dt
-import threading
-import time
 from typing import Any
 
 import psycopg
@@ -35,12 +33,19 @@ from idp.federation import broker
 from idp.oidc import code_driver, refresh, refresh_driver
 from idp.oidc.logout import end_person_sessions
 from idp.oidc.models import RefreshToken
-from tests.oidc.helpers import Pkce, register, sign_in, tokens
+from tests.oidc.helpers import (
+    Pkce,
+    in_thread,
+    refresh_rows_alike,
+    register,
+    sign_in,
+    stored_refresh_token,
+    tokens,
+)
 from tests.oidc.test_express import lane_of, lane_off
 
 pytestmark = pytest.mark.postgres  # the driver path exists on PostgreSQL only
 
-_PER_TOKEN = ("id", "token_digest", "family_id", "issued_at", "expires_at")
 
 
 @pytest.fixture
@@ -56,14 +61,6 @@ def _grants(client: Any, platform: Any, citizen: Any, rp: Any, n: int) -> list[d
 def _refresh(client: Any, rp: Any, token: str) -> Any:
     return client.post("/token", headers=rp.basic(),
                        data={"grant_type": "refresh_token", "refresh_token": token})
-
-
-def _stored(platform: Any, token: str) -> dict[str, Any]:
-    with platform.db.session() as session:
-        row = session.scalars(select(RefreshToken).where(
-            RefreshToken.token_digest == refresh.digest(platform.settings.secret_key,
-                                                         token))).one()
-        return {c.name: getattr(row, c.name) for c in RefreshToken.__table__.columns}
 
 
 def _audit(platform: Any) -> tuple[int, AuditRecord]:
@@ -84,13 +81,8 @@ def test_the_driver_stores_what_the_session_stores(app, client, platform, citize
     with lane_off(app):
         slow = _refresh(client, rp, second["refresh_token"])
     _, slow_event = _audit(platform)
-    fast_row, slow_row = (_stored(platform, r.json["refresh_token"]) for r in (fast, slow))
-    assert fast_row["amr"] == ["pwd", "otp"] and fast_row["acting"] is None
-    assert {k: v for k, v in fast_row.items() if k not in _PER_TOKEN} \
-        == {k: v for k, v in slow_row.items() if k not in _PER_TOKEN}
-    assert fast_row["expires_at"] - fast_row["issued_at"] \
-        == slow_row["expires_at"] - slow_row["issued_at"]
-    assert _stored(platform, first["refresh_token"])["rotated_at"] is not None
+    refresh_rows_alike(platform, fast.json["refresh_token"], slow.json["refresh_token"])
+    assert stored_refresh_token(platform, first["refresh_token"])["rotated_at"] is not None
     assert (fast_event.actor, fast_event.action, fast_event.target, fast_event.details) \
         == (slow_event.actor, slow_event.action, slow_event.target, slow_event.details)
     assert fast_event.address == slow_event.address
@@ -167,23 +159,6 @@ def test_a_rotation_on_the_driver_commits_all_three(app, client, platform, citiz
     assert _refresh(client, rp, issued["refresh_token"]).json["error"] == "invalid_grant"
 
 
-def _in_thread(target: Any) -> tuple[threading.Thread, list[Any]]:
-    """Run ``target`` in a thread; its result, or the exception it raised, lands in the
-    list. Returns after half a second, for the thread to block where it must."""
-    out: list[Any] = []
-
-    def run() -> None:
-        try:
-            out.append(target())
-        except Exception as exc:  # noqa: BLE001 - reported to the test
-            out.append(exc)
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    time.sleep(0.5)
-    return thread, out
-
-
 def _family(platform: Any, family_id: str) -> list[RefreshToken]:
     with platform.db.session() as session:
         return list(session.scalars(select(RefreshToken).where(
@@ -200,7 +175,7 @@ def test_a_rotation_waits_for_a_revocation_in_flight_and_loses(app, client, plat
         family = session.scalars(select(RefreshToken.family_id)).one()
     with platform.db.engine.begin() as revocation:
         revocation.execute(select(refresh.family_lock(family)))  # revoke_family's first step
-        thread, out = _in_thread(lambda: _rotate_on_the_driver(
+        thread, out = in_thread(lambda: _rotate_on_the_driver(
             app, platform, issued["refresh_token"], successor=True))
         assert thread.is_alive() and not out  # waiting for the family's lock
         revocation.execute(text("UPDATE oidc_refresh_token SET revoked_at = now()"))
@@ -233,9 +208,9 @@ def test_a_person_logout_during_a_rotation_leaves_no_usable_successor(app, clien
         return True
 
     holder = _hold_the_audit_head(platform)
-    rotation, rotated = _in_thread(lambda: _rotate_on_the_driver(
+    rotation, rotated = in_thread(lambda: _rotate_on_the_driver(
         app, platform, issued["refresh_token"], successor=successor))
-    ending, ended = _in_thread(logout)
+    ending, ended = in_thread(logout)
     assert rotation.is_alive() and ending.is_alive()  # waiting for the head, for the row
     holder.commit()
     holder.close()
@@ -261,8 +236,8 @@ def test_a_home_logout_audits_after_revoking_so_a_rotation_cannot_deadlock_it(
         return True
 
     holder = _hold_the_audit_head(platform)
-    ending, ended = _in_thread(home_logout)  # first in the head's queue
-    rotation, rotated = _in_thread(lambda: _rotate_on_the_driver(
+    ending, ended = in_thread(home_logout)  # first in the head's queue
+    rotation, rotated = in_thread(lambda: _rotate_on_the_driver(
         app, platform, issued["refresh_token"], successor=True))
     assert ending.is_alive() and rotation.is_alive()
     holder.commit()
@@ -281,7 +256,7 @@ def test_a_rotation_waits_for_a_ban_holding_the_person_without_holding_the_head(
     with platform.db.engine.begin() as ban:
         ban.execute(text("SELECT id FROM person WHERE id = :id FOR UPDATE"),
                     {"id": citizen.person_id})
-        rotation, rotated = _in_thread(lambda: _rotate_on_the_driver(
+        rotation, rotated = in_thread(lambda: _rotate_on_the_driver(
             app, platform, issued["refresh_token"], successor=True))
         assert rotation.is_alive()
         with platform.db.engine.begin() as other:
@@ -308,9 +283,9 @@ def test_a_revocation_waits_for_the_rotation_statement_and_takes_its_successor(
 
     with platform.db.engine.begin() as holder:
         holder.execute(text("SELECT seq FROM audit_head WHERE id = 1 FOR UPDATE"))
-        rotation, rotated = _in_thread(lambda: _rotate_on_the_driver(
+        rotation, rotated = in_thread(lambda: _rotate_on_the_driver(
             app, platform, issued["refresh_token"], successor=True))
-        revocation, done = _in_thread(revoke)
+        revocation, done = in_thread(revoke)
         assert rotation.is_alive() and revocation.is_alive() and not rotated and not done
     rotation.join(30)
     revocation.join(30)
