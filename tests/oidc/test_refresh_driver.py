@@ -47,7 +47,6 @@ from tests.oidc.test_express import lane_of, lane_off
 pytestmark = pytest.mark.postgres  # the driver path exists on PostgreSQL only
 
 
-
 @pytest.fixture
 def rp(platform):
     return register(platform)
