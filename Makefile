@@ -20,7 +20,7 @@ help: ## List the targets
 venv: $(STAMP) ## Create .venv and install the project with its test tools
 
 # Re-install only when the project's dependencies changed (the stamp is older than them).
-$(STAMP): pyproject.toml connectors/python/pyproject.toml
+$(STAMP): pyproject.toml connectors/python/pyproject.toml scripts/build_argon2_native.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[test]' -e connectors/python
 	$(BIN)/python scripts/build_argon2_native.py

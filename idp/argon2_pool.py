@@ -11,9 +11,10 @@ in a pooled buffer between logins.
 Which C code computes a hash, fastest first:
 
 1. ``_idp_argon2`` — argon2's optimised implementation compiled with AVX2 for this machine
-   by scripts/build_argon2_native.py (``make venv``), with the pool. One hash at a time per
-   process (`_ONE_AT_A_TIME`): a hash is CPU- and memory-bound, so with one worker per
-   core more at once only contend, and one pooled buffer always suffices (worker RSS).
+   by scripts/build_argon2_native.py (``make venv``), with the pool, for hashes of the
+   node's own memory cost. One such hash at a time per process (`_ONE_AT_A_TIME`): a hash
+   is CPU- and memory-bound, so with one worker per core (``idp serve``'s default) more
+   at once only contend, and one pooled buffer always suffices (worker RSS).
 2. libsodium (PyNaCl) for argon2id with one lane and 16-byte salts — vectorised, but it
    maps and populates its own matrix for every hash.
 3. argon2-cffi's wheel (SSE2 at most) with the pool, for everything else.
@@ -45,12 +46,12 @@ def cpu_has_avx2() -> bool:
         return False
 
 
-try:  # built for this machine by scripts/build_argon2_native.py; optional
-    import _idp_argon2 as native
-except ImportError:  # machines without AVX2 or a C compiler
-    native = None
-if native is not None and not cpu_has_avx2():
-    native = None
+native: Any = None
+if cpu_has_avx2():  # before the import: the module is compiled for AVX2 throughout
+    try:  # built for this machine by scripts/build_argon2_native.py; optional
+        import _idp_argon2 as native
+    except ImportError:  # no C compiler, or a venv made before it
+        native = None
 
 _TYPES = {"argon2id": Type.ID, "argon2i": Type.I, "argon2d": Type.D}
 _ONE_AT_A_TIME = threading.Lock()  # native hashes in this process (module docstring)
@@ -154,10 +155,14 @@ class PooledVerifier:
         return self._raw("argon2id", params, secret, salt, length)
 
     def _raw(self, variant: str, params: Any, secret: bytes, salt: bytes, length: int) -> bytes:
-        if self.native is not None and self.native_pool is not None:
+        pool = self.native_pool
+        if self.native is not None and pool is not None \
+                and params.memory_cost * 1024 == pool.size:
+            # The node's own cost only: a costlier imported hash must not hold up the
+            # worker's other logins behind the lock; it is computed as before.
             with _ONE_AT_A_TIME:
-                return _argon2_ctx(self.native.ffi, self.native.lib, self.native_pool,
-                                   variant, params, secret, salt, length)
+                return _argon2_ctx(self.native.ffi, self.native.lib, pool, variant, params,
+                                   secret, salt, length)
         if sodium_computes(variant, params, salt, length):
             return sodium_argon2id(secret, salt, params.time_cost, params.memory_cost, length)
         return _argon2_ctx(ffi, lib, self.pool, variant, params, secret, salt, length)
@@ -175,7 +180,9 @@ def _argon2_ctx(c: Any, library: Any, pool: BufferPool, variant: str, params: An
         "salt": csalt, "saltlen": len(salt),
         "secret": c.NULL, "secretlen": 0, "ad": c.NULL, "adlen": 0,
         "t_cost": params.time_cost, "m_cost": params.memory_cost,
-        "lanes": params.parallelism, "threads": params.parallelism,
+        # Lanes one after the other (the same output): no threads to start, and none to
+        # fail midway, which would leave the lent buffer neither wiped nor returned.
+        "lanes": params.parallelism, "threads": 1,
         "version": params.version,
         "allocate_cbk": pool.allocate, "free_cbk": pool.release,
         "flags": library.ARGON2_DEFAULT_FLAGS,

@@ -3,28 +3,34 @@
 The argon2-cffi-bindings wheel is compiled for any x86-64 (SSE2 at most), and libsodium,
 though vectorised, maps and populates a fresh 19 MiB matrix for every hash — ≈ 6–7 ms of
 kernel time per login in a busy server worker (bench/README.md, round 11). This compiles
-the reference implementation's optimised variant (``opt.c``, the sources argon2-cffi-bindings
-ships, taken from its sdist of the installed version) with AVX2, as a cffi module the
-platform calls with a reused buffer (idp/argon2_pool.py).
+the reference implementation's optimised variant (``opt.c``, from the argon2 sources the
+argon2-cffi-bindings sdist ships, fetched by a pinned URL and SHA-256 — no resolver, no
+build backend) with AVX2, as a cffi module the platform calls with a reused buffer
+(idp/argon2_pool.py).
 
-Optional: without an x86-64 CPU with AVX2, a C compiler, or the sdist, it says why and
-leaves the platform on libsodium. ``--check`` only reports whether the module loads.
-Usage: ``.venv/bin/python scripts/build_argon2_native.py [--check]``.
+Optional: on a machine that is not x86-64 with AVX2, or has no C compiler, it says why and
+the platform uses libsodium. A build that is attempted and fails is reported too, and with
+``--strict`` (the image) it is an error. ``--check`` reports whether the platform uses it.
+Usage: ``python scripts/build_argon2_native.py [--strict | --check]``.
 """
 
 from __future__ import annotations
 
-import importlib.metadata
+import hashlib
+import os
 import platform
 import shutil
-import subprocess
 import sys
 import sysconfig
 import tarfile
 import tempfile
+import urllib.request
 from pathlib import Path
 
 MODULE = "_idp_argon2"
+SDIST = ("https://files.pythonhosted.org/packages/76/3b/f7bd1daac24c7017b6d09d05c56bb3f71aaae7"
+         "6b2ac4234ed2c00e0dd2d2/argon2_cffi_bindings-26.2.0.tar.gz")
+SDIST_SHA256 = "f21ab89bb9850f32b9ca038d9961424bb0d3669d579cbbbfed068cffa6fc0643"
 # The interface used from idp/argon2_pool.py (argon2.h; cffi checks it against the header).
 CDEF = """
 typedef int (*allocate_fptr)(uint8_t **memory, size_t bytes_to_allocate);
@@ -48,6 +54,10 @@ int argon2_ctx(argon2_context *context, argon2_type type);
 SOURCES = ("argon2.c", "core.c", "blake2/blake2b.c", "encoding.c", "opt.c", "thread.c")
 
 
+def compiler() -> str:
+    return (os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc").split()[0]
+
+
 def skip_reason() -> str | None:
     from idp.argon2_pool import cpu_has_avx2  # the same test the platform makes at run time
 
@@ -55,21 +65,21 @@ def skip_reason() -> str | None:
         return f"not x86-64 ({platform.machine()})"
     if not cpu_has_avx2():
         return "the CPU has no AVX2"
-    if shutil.which(sysconfig.get_config_var("CC").split()[0] if sysconfig.get_config_var("CC")
-                    else "cc") is None:
-        return "no C compiler"
+    if shutil.which(compiler()) is None:
+        return f"no C compiler ({compiler()})"
     return None
 
 
 def fetch_sources(work: Path) -> Path:
-    """The argon2 sources of the installed argon2-cffi-bindings' sdist."""
-    version = importlib.metadata.version("argon2-cffi-bindings")
-    subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps",
-                    "--no-binary", ":all:", "--disable-pip-version-check", "-d", str(work),
-                    f"argon2-cffi-bindings=={version}"], check=True)
-    (archive,) = work.glob("argon2_cffi_bindings-*.tar.gz")
+    """The argon2 sources of the pinned sdist, checked against its SHA-256."""
+    with urllib.request.urlopen(SDIST, timeout=120) as answer:  # noqa: S310 - fixed https URL
+        data = answer.read()
+    if hashlib.sha256(data).hexdigest() != SDIST_SHA256:
+        raise RuntimeError("the downloaded sources do not match their SHA-256")
+    archive = work / "sources.tar.gz"
+    archive.write_bytes(data)
     with tarfile.open(archive) as tar:
-        tar.extractall(work, filter="data")
+        tar.extractall(work, filter="data")  # no links out, no absolute paths
     (root,) = work.glob("argon2_cffi_bindings-*/extras/libargon2")
     return root
 
@@ -89,13 +99,10 @@ def build(work: Path) -> Path:
 
 def main() -> int:
     if "--check" in sys.argv:
-        try:
-            __import__(MODULE)
-        except ImportError as exc:
-            print(f"{MODULE}: not available ({exc})")
-            return 1
-        print(f"{MODULE}: available")
-        return 0
+        from idp.argon2_pool import native
+
+        print(f"{MODULE}: {'in use' if native is not None else 'not in use (libsodium)'}")
+        return 0 if native is not None else 1
     reason = skip_reason()
     if reason:
         print(f"argon2 native build skipped: {reason}; libsodium computes argon2id")
@@ -103,11 +110,13 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         try:
             built = build(Path(tmp))
-        except Exception as exc:  # noqa: BLE001 - optional: say why and carry on
-            print(f"argon2 native build failed ({exc}); libsodium computes argon2id")
-            return 0
+        except Exception as exc:  # noqa: BLE001 - say why; fatal only with --strict
+            print(f"argon2 native build FAILED ({exc}); libsodium computes argon2id")
+            return 1 if "--strict" in sys.argv else 0
         target = Path(sysconfig.get_paths()["platlib"]) / built.name
-        shutil.copyfile(built, target)
+        staged = target.with_name(target.name + ".new")
+        shutil.copyfile(built, staged)
+        os.replace(staged, target)  # a running worker keeps the old file's pages intact
     print(f"argon2 native build: {target}")
     return 0
 

@@ -39,6 +39,8 @@ def reference(type_: argon2.Type, memory_kib: int = 1024, parallelism: int = 1,
 
 def verifier(engine: str, keep: int = 1) -> tuple[PooledVerifier, argon2_pool.BufferPool]:
     """A verifier of ``engine`` and the pool that engine's hashes draw from."""
+    if engine == "native" and argon2_pool.native is None:
+        pytest.skip("no _idp_argon2 here: test_the_native_engine_is_built_on_this_machine")
     made = PooledVerifier(1024, keep=keep, use_native=ENGINES[engine])
     pool = made.native_pool if engine == "native" else made.pool
     assert pool is not None
@@ -122,6 +124,19 @@ def test_concurrent_verifications_are_right_and_native_ones_share_one_buffer(eng
     assert pool.resident == 1
     if engine == "native":
         assert pool.made == 1
+
+
+def test_a_hash_of_another_cost_is_not_held_up_by_the_lock():
+    """Only hashes of the node's own memory cost take the one-at-a-time lock: an imported
+    hash of another cost (possibly far costlier) runs beside them, not behind them."""
+    checker, _ = verifier("native")
+    other = reference(argon2.Type.ID, memory_kib=2048)
+    done: list[bool] = []
+    with argon2_pool._ONE_AT_A_TIME:  # a login of the node's own cost in progress
+        worker = threading.Thread(target=lambda: done.append(checker.verify(other, PASSWORD)))
+        worker.start()
+        worker.join(10)
+    assert done == [True]
 
 
 @pytest.mark.parametrize("hashed", [

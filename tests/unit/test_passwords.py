@@ -120,9 +120,9 @@ def test_argon2_with_other_parameters_verifies_and_needs_rehash(other):
     assert result.ok and result.needs_rehash
 
 
-# Hashes libsodium computes (argon2id, one lane, 16-byte salt) and those it leaves to
-# argon2-cffi (idp/argon2_pool.py): each made by argon2-cffi must verify here, and only with
-# the right password.
+# Hashes of every shape, whichever C code here computes them (idp/argon2_pool.py: the
+# native module, libsodium, argon2-cffi): each made by argon2-cffi must verify here, and
+# only with the right password.
 CFFI_MADE = {
     "argon2id-p1": argon2.PasswordHasher(memory_cost=1024, time_cost=1, parallelism=1),
     "argon2id-p1-long-digest": argon2.PasswordHasher(memory_cost=1024, time_cost=1,
@@ -145,7 +145,7 @@ def test_argon2_hashes_made_elsewhere_verify(maker, password):
 @pytest.mark.parametrize(("memory_kib", "time_cost"),
                          [(8, 1), (1024, 1), (1024, 3), (19 * 1024, 2)])
 def test_our_argon2id_hashes_verify_with_argon2_cffi(memory_kib, time_cost):
-    """libsodium makes them; the reference implementation must agree (RFC 9106)."""
+    """The native module or libsodium makes them; argon2-cffi must agree (RFC 9106)."""
     ours = PasswordHasher(memory_kib=memory_kib, time_cost=time_cost)
     hashed = ours.hash(PASSWORD)
     assert re.fullmatch(rf"\$argon2id\$v=19\$m={memory_kib},t={time_cost},p=1"
