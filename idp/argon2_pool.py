@@ -155,9 +155,8 @@ class PooledVerifier:
         return self._raw("argon2id", params, secret, salt, length)
 
     def _raw(self, variant: str, params: Any, secret: bytes, salt: bytes, length: int) -> bytes:
-        pool = self.native_pool
-        if self.native is not None and pool is not None \
-                and params.memory_cost * 1024 == pool.size:
+        pool = self.native_pool  # None without the native module
+        if pool is not None and params.memory_cost * 1024 == pool.size:
             # The node's own cost only: a costlier imported hash must not hold up the
             # worker's other logins behind the lock; it is computed as before.
             with _ONE_AT_A_TIME:

@@ -161,8 +161,10 @@ def onward(resp: Response, tx: LoginTransaction | None) -> Response:
     hop, so that page is not the answer to a POST a reload would send again; so does a
     resume that fails, so the new session's cookie is never lost with it.
     """
+    if tx is None:
+        return resp
     onward_url = client_return_url(tx)
-    if tx is None or resp.location != onward_url or not onward_url.startswith(RESUME_PATH):
+    if resp.location != onward_url or not onward_url.startswith(RESUME_PATH):
         return resp
     from idp.oidc.views import resume  # the protocol blueprint builds on these pages
 

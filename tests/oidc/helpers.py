@@ -16,11 +16,13 @@ from urllib.parse import parse_qs, urlsplit
 from flask.testing import FlaskClient
 from joserfc import jwt
 from joserfc.jwk import KeySet
-from sqlalchemy import event
+from sqlalchemy import event, select
 
 from idp.accounts.sessions import COOKIE_NAME, SsoSession
 from idp.db import DriverStatement
 from idp.oidc import clients as client_service
+from idp.oidc import refresh
+from idp.oidc.models import RefreshToken
 from idp.platform import Platform
 from idp.web.sso import acr_for_level
 
@@ -242,11 +244,6 @@ def in_thread(target: Callable[[], Any]) -> tuple[threading.Thread, list[Any]]:
 
 def stored_refresh_token(platform: Platform, token: str) -> dict[str, Any]:
     """The refresh-token row of ``token`` (found by its digest), column by column."""
-    from sqlalchemy import select
-
-    from idp.oidc import refresh
-    from idp.oidc.models import RefreshToken
-
     with platform.db.session() as session:
         row = session.scalars(select(RefreshToken).where(
             RefreshToken.token_digest == refresh.digest(platform.settings.secret_key,
